@@ -1,0 +1,90 @@
+# The course's commands. `make lab` and `make test` are all a newcomer needs; both create the
+# environment on first use. Everything runs from the project's own .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# 2 cores: two workers with one thread each was measured fastest (FACTS.md).
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export KERAS_BACKEND := torch
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export JUPYTER_PLATFORM_DIRS := 1
+WORKERS ?= 2
+
+.PHONY: setup lab test unit notebooks-test smoke book slides lint format browser-deps bench clean lock
+
+## setup: create .venv with the pinned dependencies and course_lib (editable); idempotent
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version' 
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	@touch $(STAMP)
+
+## lab: open the course in JupyterLab on 127.0.0.1 (honours JUPYTER_PORT and JUPYTER_TOKEN)
+lab: setup
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks
+
+## test: setup when needed, then lint, unit tests, notebook smoke runs, nbval on committed outputs, browser
+test: setup browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope tests
+	$(BIN)/pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+
+## unit: only the fast unit tests (no notebooks, no browser)
+unit: setup
+	$(BIN)/pytest -n $(WORKERS) -m "not notebook and not browser" tests
+
+## smoke: every notebook in smoke mode (SMOKE=True), outputs into build/smoke/
+smoke: setup
+	@mkdir -p build/smoke
+	printf '%s\n' $(NOTEBOOKS) | xargs -P $(WORKERS) -I{} sh -c \
+	  'nb={}; $(BIN)/papermill --cwd notebooks -k python3 -p SMOKE True "$$nb" "build/smoke/$$(basename $$nb)" --log-level WARNING'
+
+## book: full run of every notebook (two at a time), outputs written back, static HTML in build/
+book: setup
+	printf '%s\n' $(NOTEBOOKS) | xargs -P $(WORKERS) -I{} sh -c \
+	  'nb={}; $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" --log-level WARNING'
+	$(PY) -m course_lib.book build
+
+## slides: reveal.js slides of every notebook into build/slides (REVEAL_PREFIX to serve reveal.js locally)
+REVEAL_PREFIX ?= https://unpkg.com/reveal.js@4.6.1
+slides: setup
+	@mkdir -p build/slides
+	$(BIN)/jupyter nbconvert --to slides --output-dir build/slides \
+	  --SlidesExporter.reveal_url_prefix=$(REVEAL_PREFIX) $(NOTEBOOKS)
+
+## browser-deps: Debian's chromium for the browser tests (installed when missing and we are root)
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (browser tests)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "WARNING: could not install chromium; browser tests will be skipped"; \
+	  else echo "chromium missing and not root: browser tests will be skipped"; fi; fi
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	$(PY) benchmarks/bench_optim.py
+
+## lock: regenerate constraints.txt from the current environment
+lock:
+	$(BIN)/pip freeze --exclude-editable | sed 's/+cpu//' > constraints.txt
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
