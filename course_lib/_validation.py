@@ -15,7 +15,14 @@ import math
 import numbers
 from collections.abc import Iterable
 
-__all__ = ["check_number", "check_int", "check_bool", "check_choice", "check_pair", "describe_range"]
+__all__ = [
+    "check_bool",
+    "check_choice",
+    "check_int",
+    "check_number",
+    "check_pair",
+    "describe_range",
+]
 
 
 def _fmt(x: float) -> str:
@@ -101,7 +108,9 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
 def check_bool(name: str, value) -> bool:
     """Check that ``value`` is exactly ``True`` or ``False``."""
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be True or False, got {value!r} of type {type(value).__name__}"
+        )
     return value
 
 

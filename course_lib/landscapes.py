@@ -1,0 +1,277 @@
+"""Two-dimensional test functions and the path an optimizer takes on them.
+
+A :class:`Landscape` is a loss :math:`f(\\theta)` of a point :math:`\\theta = (x, y)`, written with torch
+operations so that autograd gives :math:`\\nabla f`. :func:`trajectory` runs any optimizer (ours or
+``torch.optim``'s: anything built from a parameter list) on it and records every iterate, stopping and
+saying so when the run diverges.
+
+The functions:
+
+- :func:`quadratic`: :math:`f(\\theta) = \\tfrac12 (L x'^2 + \\mu y'^2)`, where :math:`(x', y')` is
+  :math:`\\theta` rotated by ``angle`` and :math:`\\mu = L / \\kappa`. Its Hessian has eigenvalues
+  :math:`L` and :math:`\\mu`; gradient descent with step :math:`\\gamma` converges iff
+  :math:`0 < \\gamma < 2/L`, and the condition number :math:`\\kappa = L/\\mu` sets how slowly.
+- :func:`rosenbrock`: :math:`(a - x)^2 + b (y - x^2)^2`, a curved valley, minimum at :math:`(a, a^2)`.
+- :func:`beale`: Beale's function, minimum 0 at :math:`(3, 0.5)`, flat plateaus and steep walls.
+- :func:`saddle`: :math:`\\tfrac12 (x^2 - y^2) + \\tfrac14 y^4`, a saddle point at the origin and two minima
+  at :math:`(0, \\pm 1)`: a method started on the ridge :math:`y = 0` has zero gradient across it.
+
+    >>> import torch
+    >>> q = quadratic(condition_number=10.0)
+    >>> path = trajectory(q, lambda params: torch.optim.SGD(params, lr=0.1), steps=50)
+    >>> bool(path.losses[-1] < path.losses[0]), path.diverged
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from course_lib._validation import check_int, check_number
+
+__all__ = [
+    "LANDSCAPES",
+    "Landscape",
+    "Trajectory",
+    "beale",
+    "get_landscape",
+    "quadratic",
+    "rosenbrock",
+    "saddle",
+    "trajectory",
+]
+
+
+def _quadratic_f(xy: torch.Tensor, L: float, mu: float, angle: float) -> torch.Tensor:
+    c, s = math.cos(angle), math.sin(angle)
+    x, y = xy[..., 0], xy[..., 1]
+    u = c * x + s * y
+    v = -s * x + c * y
+    return 0.5 * (L * u**2 + mu * v**2)
+
+
+def _rosenbrock_f(xy: torch.Tensor, a: float, b: float) -> torch.Tensor:
+    x, y = xy[..., 0], xy[..., 1]
+    return (a - x) ** 2 + b * (y - x**2) ** 2
+
+
+def _beale_f(xy: torch.Tensor) -> torch.Tensor:
+    x, y = xy[..., 0], xy[..., 1]
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+
+def _saddle_f(xy: torch.Tensor) -> torch.Tensor:
+    x, y = xy[..., 0], xy[..., 1]
+    return 0.5 * (x**2 - y**2) + 0.25 * y**4
+
+
+@dataclass(frozen=True)
+class Landscape:
+    """A 2-D loss surface: ``f(xy)`` on tensors of shape ``(..., 2)``, plus what plots need.
+
+    Attributes:
+        name: short label.
+        f: the loss, a picklable function of a ``(..., 2)`` tensor.
+        minimum: a global minimiser :math:`\\theta^*` (for distance-to-optimum plots).
+        start: the default starting point :math:`\\theta_0`.
+        bounds: ``((x_min, x_max), (y_min, y_max))`` for contour plots.
+        log_contours: whether contours look better on a log scale (steep valleys).
+        info: extra facts, e.g. ``{"L": 1.0, "mu": 0.1}`` for the quadratic.
+    """
+
+    name: str
+    f: Callable[[torch.Tensor], torch.Tensor]
+    minimum: tuple[float, float]
+    start: tuple[float, float]
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+    log_contours: bool = False
+    info: dict = field(default_factory=dict)
+
+    def __call__(self, xy) -> torch.Tensor:
+        return self.f(torch.as_tensor(xy, dtype=torch.float64))
+
+    def grad(self, xy) -> np.ndarray:
+        """:math:`\\nabla f` at one point, by autograd, as a NumPy array of shape ``(2,)``."""
+        p = torch.tensor(np.asarray(xy, dtype=np.float64), requires_grad=True)
+        (g,) = torch.autograd.grad(self.f(p), p)
+        return g.numpy()
+
+    def grid(self, n: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X, Y, Z`` on an ``n x n`` grid over :attr:`bounds`, for ``contour`` plots."""
+        (x0, x1), (y0, y1) = self.bounds
+        xs = torch.linspace(x0, x1, n, dtype=torch.float64)
+        ys = torch.linspace(y0, y1, n, dtype=torch.float64)
+        X, Y = torch.meshgrid(xs, ys, indexing="xy")
+        Z = self.f(torch.stack([X, Y], dim=-1))
+        return X.numpy(), Y.numpy(), Z.numpy()
+
+
+def quadratic(
+    condition_number: float = 10.0, L: float = 1.0, angle: float = 0.0, start=(-2.0, 1.0)
+) -> Landscape:
+    """The quadratic :math:`\\tfrac12 (L x'^2 + \\mu y'^2)` with :math:`\\mu = L/\\kappa`, rotated by ``angle``.
+
+    Args:
+        condition_number: :math:`\\kappa = L / \\mu \\ge 1`.
+        L: largest curvature (the Hessian's largest eigenvalue), > 0.
+        angle: rotation of the axes in radians (0 = axis-aligned valley).
+        start: default :math:`\\theta_0`.
+    """
+    check_number("condition_number", condition_number, low=1.0)
+    check_number("L", L, low=0.0, low_inclusive=False)
+    check_number("angle", angle)
+    mu = L / condition_number
+    f = functools.partial(_quadratic_f, L=float(L), mu=float(mu), angle=float(angle))
+    reach = max(abs(start[0]), abs(start[1]), 1.0) * 1.25
+    return Landscape(
+        name=f"quadratic (kappa={condition_number:g})",
+        f=f,
+        minimum=(0.0, 0.0),
+        start=tuple(float(s) for s in start),
+        bounds=((-reach, reach), (-reach, reach)),
+        info={"L": float(L), "mu": float(mu), "condition_number": float(condition_number)},
+    )
+
+
+def rosenbrock(a: float = 1.0, b: float = 100.0, start=(-1.5, 2.0)) -> Landscape:
+    """Rosenbrock's banana valley :math:`(a - x)^2 + b (y - x^2)^2`, minimum at :math:`(a, a^2)`."""
+    check_number("a", a)
+    check_number("b", b, low=0.0, low_inclusive=False)
+    return Landscape(
+        name="rosenbrock",
+        f=functools.partial(_rosenbrock_f, a=float(a), b=float(b)),
+        minimum=(float(a), float(a) ** 2),
+        start=tuple(float(s) for s in start),
+        bounds=((-2.0, 2.0), (-1.0, 3.0)),
+        log_contours=True,
+    )
+
+
+def beale(start=(1.0, 1.5)) -> Landscape:
+    """Beale's function, global minimum 0 at :math:`(3, 0.5)`."""
+    return Landscape(
+        name="beale",
+        f=_beale_f,
+        minimum=(3.0, 0.5),
+        start=tuple(float(s) for s in start),
+        bounds=((-4.5, 4.5), (-4.5, 4.5)),
+        log_contours=True,
+    )
+
+
+def saddle(start=(1.5, 1e-3)) -> Landscape:
+    """:math:`\\tfrac12 (x^2 - y^2) + \\tfrac14 y^4`: saddle at the origin, minima at :math:`(0, \\pm 1)`.
+
+    The default start lies just off the ridge :math:`y = 0`, where the gradient across the ridge is tiny.
+    """
+    return Landscape(
+        name="saddle",
+        f=_saddle_f,
+        minimum=(0.0, 1.0),
+        start=tuple(float(s) for s in start),
+        bounds=((-2.0, 2.0), (-2.0, 2.0)),
+    )
+
+
+#: Name -> constructor with default arguments, for widgets' drop-downs.
+LANDSCAPES: dict[str, Callable[[], Landscape]] = {
+    "quadratic": quadratic,
+    "rosenbrock": rosenbrock,
+    "beale": beale,
+    "saddle": saddle,
+}
+
+
+def get_landscape(name: str, **kwargs) -> Landscape:
+    """Build a landscape by name (a key of :data:`LANDSCAPES`); ``ValueError`` lists the names."""
+    if name not in LANDSCAPES:
+        raise ValueError(
+            f"landscape must be one of {', '.join(map(repr, LANDSCAPES))}, got {name!r}"
+        )
+    return LANDSCAPES[name](**kwargs)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Iterates of one optimizer run.
+
+    Attributes:
+        points: ``(k + 1, 2)`` array, :math:`\\theta_0 \\dots \\theta_k` (finite points only).
+        losses: ``(k + 1,)`` array, :math:`f(\\theta_t)`.
+        diverged: whether the run was stopped because it blew up.
+        diverged_at: the step at which it was detected (``None`` if it did not diverge).
+    """
+
+    points: np.ndarray
+    losses: np.ndarray
+    diverged: bool = False
+    diverged_at: int | None = None
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.points[-1]
+
+    def steps_to(self, tol: float, f_min: float = 0.0) -> int | None:
+        """First step ``t`` with :math:`f(\\theta_t) - f^* \\le` ``tol`` (``None`` if never)."""
+        hit = np.nonzero(self.losses - f_min <= tol)[0]
+        return int(hit[0]) if len(hit) else None
+
+    @property
+    def status(self) -> str:
+        """One line for widgets: ``"diverged at step k"`` or the final loss."""
+        if self.diverged:
+            return f"diverged at step {self.diverged_at}"
+        return f"{len(self.losses) - 1} steps, final loss {self.losses[-1]:.3g}"
+
+
+def trajectory(
+    landscape: Landscape,
+    make_optimizer: Callable[[Sequence[torch.nn.Parameter]], torch.optim.Optimizer],
+    steps: int = 100,
+    start=None,
+    blowup: float = 1e6,
+) -> Trajectory:
+    """Run an optimizer on a landscape and record :math:`\\theta_t` and :math:`f(\\theta_t)`.
+
+    Args:
+        landscape: the function to minimise.
+        make_optimizer: builds the optimizer from a list with one parameter, e.g.
+            ``lambda p: course_lib.optim.SGD(p, lr=0.1, momentum=0.9)`` or
+            ``functools.partial(torch.optim.Adam, lr=0.05)``.
+        steps: number of optimizer steps (>= 0).
+        start: :math:`\\theta_0`; the landscape's default when ``None``.
+        blowup: the run counts as diverged when :math:`|\\theta|` exceeds this or the loss is not finite.
+
+    Returns:
+        A :class:`Trajectory` in float64. Never raises because of divergence: it stops and records the step.
+    """
+    check_int("steps", steps, low=0)
+    check_number("blowup", blowup, low=0.0, low_inclusive=False)
+    theta0 = landscape.start if start is None else start
+    theta = torch.nn.Parameter(torch.tensor(np.asarray(theta0, dtype=np.float64)))
+    optimizer = make_optimizer([theta])
+    points = [theta.detach().numpy().copy()]
+    with torch.no_grad():
+        losses = [float(landscape.f(theta))]
+    for t in range(1, steps + 1):
+        optimizer.zero_grad()
+        loss = landscape.f(theta)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            value = float(landscape.f(theta))
+        point = theta.detach().numpy().copy()
+        if (
+            not (math.isfinite(value) and np.all(np.isfinite(point)))
+            or np.abs(point).max() > blowup
+        ):
+            return Trajectory(np.array(points), np.array(losses), True, t)
+        points.append(point)
+        losses.append(value)
+    return Trajectory(np.array(points), np.array(losses))
