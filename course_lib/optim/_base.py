@@ -1,0 +1,174 @@
+"""What every optimizer in ``course_lib.optim`` shares: checks on parameters and parameter groups.
+
+:class:`CourseOptimizer` is ``torch.optim.Optimizer`` plus clear errors at construction and in
+``add_param_group``: each message names the argument, the value and what would be valid. The update
+rules themselves live one per file (``sgd.py``, ``adam.py``, ...) and read on their own.
+
+What is checked, for the constructor's ``params`` and for every group dict:
+
+- ``params`` is an ordered iterable (list, tuple, ``model.parameters()``, ``model.named_parameters()``)
+  of tensors or of group dicts; a single tensor, a ``set`` or a bare dict is a ``TypeError``;
+- it is not empty; every entry is a real floating-point leaf tensor; no tensor appears twice,
+  whether in one group or in two groups;
+- the hyperparameters of each group (the constructor's values, overridden by the group dict's) pass
+  the optimizer's own ``_check_hyperparameters``; a group's error starts with ``param_groups[i]:``.
+
+Not supported (a clear error instead): complex or integer parameters (``TypeError`` at construction)
+and sparse gradients (``RuntimeError`` at the step that meets one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch.optim import Optimizer
+
+__all__ = ["CourseOptimizer", "new_step_tensor", "reject_sparse", "steps_as_tensors"]
+
+
+def new_step_tensor(value: float = 0.0) -> torch.Tensor:
+    """A 0-d CPU tensor holding the step count, of the dtype torch's single-tensor path uses.
+
+    torch keeps ``state["step"]`` as a float tensor: float64 when the default dtype is float64,
+    float32 otherwise. Keeping the same dtype keeps ``state_dict`` interchangeable with torch.
+
+        >>> new_step_tensor().dtype
+        torch.float32
+    """
+    dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    return torch.tensor(float(value), dtype=dtype)
+
+
+def steps_as_tensors(optimizer: Optimizer, keys: tuple[str, ...] = ("step",)) -> None:
+    """Turn plain-number ``step`` entries (old checkpoints) into tensors, as torch's loaders do."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key in keys:
+                if key in state and not torch.is_tensor(state[key]):
+                    state[key] = new_step_tensor(state[key])
+
+
+def reject_sparse(grad: torch.Tensor, optimizer: Optimizer) -> None:
+    """Raise a clear ``RuntimeError`` for a sparse gradient (only dense gradients are supported)."""
+    if grad.is_sparse:
+        name = type(optimizer).__name__
+        raise RuntimeError(
+            f"{name} got a sparse gradient (layout {grad.layout}); course_lib.optim supports dense "
+            f"gradients only: use torch.optim.SparseAdam, or torch.optim.{name} where it supports them"
+        )
+
+
+def _items(params, label: str, *, in_group: bool = False) -> list:
+    """``params`` as a list, refusing a set, a dict, a non-iterable or (outside a group) a tensor."""
+    expected = "an iterable of tensors" if in_group else "an iterable of tensors or of group dicts"
+    if isinstance(params, torch.Tensor):
+        if in_group:
+            return [params]  # {"params": tensor} is a one-tensor group, as in torch
+        raise TypeError(
+            f"{label} must be {expected}, got a single Tensor; wrap it in a list: [tensor]"
+        )
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(
+            f"{label} must be an ordered collection (a list, a tuple or model.parameters()), "
+            f"got a {type(params).__name__}: the order of a set changes between runs, so optimizer "
+            "state and checkpoints would attach to the wrong tensors; use a list"
+        )
+    if isinstance(params, dict):
+        raise TypeError(
+            f"{label} must be {expected}, got a single dict; "
+            "pass a list of group dicts: [{'params': ..., 'lr': ...}]"
+        )
+    if not isinstance(params, Iterable):
+        raise TypeError(
+            f"{label} must be {expected}, got {params!r} of type {type(params).__name__}"
+        )
+    return list(params)
+
+
+def _check_tensors(items: list, group_index: int) -> list[torch.Tensor]:
+    """Check the entries of one group's ``params``; return the tensors (names stripped)."""
+    tensors = []
+    seen: dict[int, int] = {}
+    for i, item in enumerate(items):
+        where = f"params[{i}] of param group {group_index}"
+        # model.named_parameters() gives (name, tensor) pairs; torch keeps the names.
+        tensor = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(
+                f"{where} must be a torch.Tensor, got {item!r} of type {type(item).__name__}"
+            )
+        if not (tensor.is_leaf or tensor.retains_grad):
+            raise ValueError(
+                f"{where} is not a leaf tensor (it was computed by {tensor.grad_fn.name()}); an "
+                "optimizer updates leaf tensors such as model.parameters() or x.detach().requires_grad_()"
+            )
+        if not tensor.is_floating_point():
+            raise TypeError(
+                f"{where} must be a real floating-point tensor, got dtype {tensor.dtype}; "
+                "course_lib.optim does not support complex or integer parameters"
+            )
+        if id(tensor) in seen:
+            raise ValueError(
+                f"{where} is the same tensor as params[{seen[id(tensor)]}]; "
+                "each parameter may appear only once"
+            )
+        seen[id(tensor)] = i
+        tensors.append(tensor)
+    return tensors
+
+
+class CourseOptimizer(Optimizer):
+    """``torch.optim.Optimizer`` that checks its parameters and every group's hyperparameters.
+
+    Subclasses build their ``defaults`` dict (hyperparameter name -> value, torch's names) and
+    implement ``_check_hyperparameters(hyperparameters)``, which raises ``ValueError``/``TypeError``
+    through ``course_lib._validation``. Everything else (``state``, ``param_groups``,
+    ``state_dict``, ``zero_grad``, hooks, pickling) is torch's own.
+    """
+
+    def __init__(self, params, defaults: dict) -> None:
+        self._check_hyperparameters(defaults)
+        items = _items(params, "params")
+        if len(items) == 0:
+            raise ValueError(
+                "params must contain at least one tensor or group dict, got an empty list "
+                "(a model without parameters, or a generator that was already used up?)"
+            )
+        super().__init__(items, defaults)
+
+    @staticmethod
+    def _check_hyperparameters(hyperparameters: dict) -> None:
+        raise NotImplementedError
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Check a group dict (tensors and hyperparameters), then add it as torch does."""
+        index = len(self.param_groups)
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"param_groups[{index}] must be a dict with a 'params' key, "
+                f"got {param_group!r} of type {type(param_group).__name__}"
+            )
+        if "params" not in param_group:
+            raise ValueError(
+                f"param_groups[{index}] must have a 'params' key, got keys {list(param_group)}"
+            )
+        items = _items(param_group["params"], f"param_groups[{index}]['params']", in_group=True)
+        tensors = _check_tensors(items, index)
+        for j, group in enumerate(self.param_groups):
+            ids = {id(p) for p in group["params"]}
+            for i, tensor in enumerate(tensors):
+                if id(tensor) in ids:
+                    raise ValueError(
+                        f"params[{i}] of param group {index} is already in param group {j}; "
+                        "a parameter may belong to one group only"
+                    )
+        hyperparameters = {**self.defaults, **param_group}
+        del hyperparameters["params"]
+        try:
+            self._check_hyperparameters(hyperparameters)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"param_groups[{index}]: {err}") from None
+        param_group["params"] = items  # a generator can be read only once
+        super().add_param_group(param_group)

@@ -1,0 +1,119 @@
+"""Stochastic gradient descent with optional momentum, dampening, Nesterov and weight decay."""
+
+from __future__ import annotations
+
+import torch
+
+from course_lib._validation import check_bool, check_number
+from course_lib.optim._base import CourseOptimizer, reject_sparse
+
+__all__ = ["SGD"]
+
+
+class SGD(CourseOptimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum: ``torch.optim.SGD``'s rule.
+
+    Each step, for every parameter θ that has a gradient (PyTorch form of momentum)::
+
+        g_t = ∇f(θ_{t-1}) + λ θ_{t-1}           (−∇f instead when maximize)
+        b_t = μ b_{t-1} + (1 − τ) g_t            momentum buffer, with b_1 = g_1
+        g_t ← g_t + μ b_t  (Nesterov)   or   g_t ← b_t  (heavy ball)
+        θ_t = θ_{t-1} − γ g_t
+
+    γ lr, μ momentum, τ dampening, λ weight_decay (L2 penalty added to the gradient).
+    Without momentum (μ = 0) this is plain gradient descent and no state is kept.
+    The buffer b starts as the first gradient, not as zero, so dampening acts from step 2 on.
+    With τ = 0, the classical form v_t = μ v_{t-1} + γ g_t, θ_t = θ_{t-1} − v_t takes the same
+    steps while γ is constant (v_t = γ b_t); the two differ once a schedule changes γ.
+
+    State per parameter (only when μ ≠ 0): ``momentum_buffer`` (b).
+
+    Args:
+        params: an iterable of tensors, of ``(name, tensor)`` pairs, or of group dicts.
+        lr: γ, the learning rate (a float or a 1-element tensor), >= 0. Default 1e-3.
+        momentum: μ, >= 0. Default 0.
+        dampening: τ, in [0, 1]. Default 0.
+        weight_decay: λ, >= 0. Default 0.
+        nesterov: use Nesterov momentum; needs momentum > 0 and dampening = 0. Default False.
+        maximize: ascend f instead of descending it. Default False.
+
+    Example:
+        >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> (w**2).sum().backward()
+        >>> opt.step()
+        >>> w
+        tensor([ 0.8000, -1.6000], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float | torch.Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float | torch.Tensor = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def _check_hyperparameters(hp: dict) -> None:
+        check_number("lr", hp["lr"], low=0)
+        check_number("momentum", hp["momentum"], low=0)
+        check_number("dampening", hp["dampening"], low=0, high=1)
+        check_number("weight_decay", hp["weight_decay"], low=0)
+        check_bool("nesterov", hp["nesterov"])
+        check_bool("maximize", hp["maximize"])
+        if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening = 0, "
+                f"got momentum={hp['momentum']!r} and dampening={hp['dampening']!r}"
+            )
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:  # checkpoints from before these options existed
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+
+        for group in self.param_groups:
+            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+            weight_decay = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                reject_sparse(p.grad, self)
+                g = -p.grad if group["maximize"] else p.grad
+                if weight_decay != 0:
+                    g = g.add(p, alpha=weight_decay)  # g + λ θ (a new tensor: p.grad stays as is)
+
+                if mu != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = g.detach().clone()  # b_1 = g_1
+                    else:
+                        buf.mul_(mu).add_(g, alpha=1 - tau)  # b_t = μ b_{t-1} + (1 − τ) g_t
+                    g = g.add(buf, alpha=mu) if group["nesterov"] else buf
+
+                p.add_(g, alpha=-lr)  # θ_t = θ_{t-1} − γ g_t
+        return loss
