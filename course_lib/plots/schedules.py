@@ -1,0 +1,127 @@
+r"""Plot schedules, :math:`\eta(t)` against the step :math:`t`, with no model and no optimizer.
+
+:func:`plot_schedule` draws one or several ``course_lib.schedules`` schedules (or any callables of
+the step) on one ``Axes`` and marks where something happens: the milestones of step decays, the
+restarts of warm-restart cosines, the boundaries of joined schedules (the end of a warm-up), the
+cycle and phase ends of cyclic and one-cycle schedules (``schedule.events(n)``).
+
+matplotlib is imported inside the function, so importing this module is cheap.
+
+    >>> from course_lib.schedules import CosineWarmRestarts, StepDecay, warmup_cosine
+    >>> ax = plot_schedule(
+    ...     {"step": StepDecay(0.1, 30), "SGDR": CosineWarmRestarts(0.1, T_0=10, T_mult=2),
+    ...      "warm-up + cosine": warmup_cosine(0.1, warmup_steps=10, total_steps=100)},
+    ...     steps=100)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from course_lib._validation import check_bool, check_int
+from course_lib.schedules import Schedule, curve
+
+__all__ = ["EVENT_STYLES", "plot_schedule"]
+
+#: line style of the vertical marks, by event kind (see ``Schedule.events``)
+EVENT_STYLES = {
+    "milestone": ":",
+    "restart": "--",
+    "boundary": "-.",
+    "cycle": ":",
+    "phase": ":",
+}
+
+
+def _named(schedules, labels) -> list[tuple[str, Callable]]:
+    if isinstance(schedules, Mapping):
+        if labels is not None:
+            raise ValueError(
+                "labels must be None when schedules is a dict (its keys are the labels)"
+            )
+        items = [(str(k), v) for k, v in schedules.items()]
+    elif callable(schedules):
+        items = [(labels if isinstance(labels, str) else type(schedules).__name__, schedules)]
+        labels = None
+    elif isinstance(schedules, Sequence) and not isinstance(schedules, (str, bytes)):
+        if labels is None:
+            labels = [f"{type(s).__name__}" for s in schedules]
+        elif isinstance(labels, str) or len(labels) != len(schedules):
+            raise ValueError(
+                f"labels must be a list with one label per schedule ({len(schedules)}), got {labels!r}"
+            )
+        items = [(str(lab), s) for lab, s in zip(labels, schedules)]
+    else:
+        raise TypeError(
+            "schedules must be a schedule, a list of schedules or a dict {label: schedule}, "
+            f"got {type(schedules).__name__}"
+        )
+    if not items:
+        raise ValueError("schedules must hold at least one schedule, got none")
+    for label, s in items:
+        if not callable(s):
+            raise TypeError(f"schedule {label!r} must be callable (step -> value), got {s!r}")
+    return items
+
+
+def plot_schedule(
+    schedules: Callable | Sequence[Callable] | Mapping[str, Callable],
+    steps: int,
+    ax=None,
+    labels: Sequence[str] | None = None,
+    mark: bool = True,
+    *,
+    ylabel: str = "value",
+):
+    r"""Draw :math:`\eta(t)` for :math:`t = 0, \dots, \text{steps} - 1`, one line per schedule.
+
+    Each value holds for its whole step (a step plot). With ``mark=True`` every event inside the
+    range (``schedule.events(steps)``) is a vertical line in the schedule's colour, styled by kind
+    (:data:`EVENT_STYLES`: milestones dotted, restarts dashed, join boundaries dash-dotted); each
+    line carries ``gid="event:<kind>"``.
+
+    Args:
+        schedules: one schedule, a list of schedules, or ``{label: schedule}``; any callable of the
+            step works (plain callables have no events).
+        steps: number of steps to draw, an integer ``>= 1``.
+        ax: the matplotlib ``Axes`` to draw on (a new figure when ``None``).
+        labels: labels for a list of schedules (default: the class names).
+        mark: draw the events.
+        ylabel: label of the y axis.
+
+    Returns:
+        The ``Axes``.
+
+        >>> from course_lib.schedules import Cosine
+        >>> ax = plot_schedule([Cosine(0.1, 50)], steps=50, labels=["cosine"])
+        >>> len(ax.get_lines())
+        1
+    """
+    items = _named(schedules, labels)
+    steps = check_int("steps", steps, low=1)
+    check_bool("mark", mark)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6.0, 3.5))
+    t = np.arange(steps)
+    for label, schedule in items:
+        (line,) = ax.plot(t, curve(schedule, steps), drawstyle="steps-post", label=label)
+        if mark and isinstance(schedule, Schedule):
+            for x, kind in schedule.events(steps):
+                ax.axvline(
+                    x,
+                    color=line.get_color(),
+                    linestyle=EVENT_STYLES.get(kind, ":"),
+                    linewidth=0.8,
+                    alpha=0.6,
+                    gid=f"event:{kind}",
+                )
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, max(steps - 1, 1))
+    if len(items) > 1 or labels is not None or isinstance(schedules, Mapping):
+        ax.legend()
+    return ax
