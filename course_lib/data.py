@@ -29,11 +29,15 @@ from course_lib._validation import check_int, check_number
 
 __all__ = [
     "MNIST1D_DEFAULTS",
+    "TRANSFER_SOURCE_ARGS",
+    "TRANSFER_TARGET_ARGS",
     "Split",
     "digits",
     "loaders",
     "mnist1d",
     "subset",
+    "transfer_source",
+    "transfer_target",
 ]
 
 #: The generator arguments of the standard MNIST-1D data set (``mnist1d.data.get_dataset_args``),
@@ -239,3 +243,55 @@ def loaders(
     )
     test = DataLoader(TensorDataset(x_te, split.y_test), batch_size=test_batch_size, shuffle=False)
     return train, test
+
+
+#: Generator arguments of the transfer-learning SOURCE task, as overrides of :data:`MNIST1D_DEFAULTS`:
+#: the standard MNIST-1D distribution, drawn 8 times larger (32,000 training / 8,000 test examples)
+#: with its own seed. ``python -m course_lib.pretrain`` trains the shipped CNN backbone on it.
+TRANSFER_SOURCE_ARGS: dict = {"num_samples": 40000, "seed": 1000}
+
+#: Generator arguments of the transfer-learning TARGET task, as overrides of :data:`MNIST1D_DEFAULTS`.
+#: The shift: ``padding=(20, 40)`` instead of ``(36, 60)`` pads each digit's template with fewer zeros
+#: before it is resampled to 40 points, so every digit is stretched in time by about 1.4x (72 / 52)
+#: and fills more of the signal; a different seed draws different noise, shifts and scales.
+TRANSFER_TARGET_ARGS: dict = {"padding": (20, 40), "seed": 2000}
+
+#: Labelled training examples of the target task by default (20 per class); the test set has 1000.
+TRANSFER_TARGET_N_TRAIN: int = 200
+
+
+def transfer_source(**overrides) -> Split:
+    """The transfer-learning source task: a large draw of standard MNIST-1D (32,000 / 8,000 examples).
+
+    Same generator as :func:`mnist1d` with :data:`TRANSFER_SOURCE_ARGS`; generating it takes about
+    20 s of CPU the first time (then cached in memory). ``overrides`` change generator arguments,
+    e.g. ``transfer_source(num_samples=600, seed=1001)`` is a small fresh draw of the same
+    distribution (a different seed, so none of its examples are in the full source set).
+
+    Returns:
+        Split with ``x_*`` of shape ``(n, 40)``, labels ``0..9``.
+    """
+    return mnist1d(**{**TRANSFER_SOURCE_ARGS, **overrides})
+
+
+def transfer_target(n_train: int = TRANSFER_TARGET_N_TRAIN, seed: int = 0) -> Split:
+    """The transfer-learning target task: shifted MNIST-1D with few labels and a full test set.
+
+    The data are :func:`mnist1d` with :data:`TRANSFER_TARGET_ARGS` (digits stretched in time, another
+    seed); the training set is a class-balanced :func:`subset` of ``n_train`` of its 4000 training
+    examples (``n_train // 10`` per class) drawn with ``seed``; the test set is all 1000 test examples,
+    the same for every ``seed``.
+
+    Args:
+        n_train: labelled training examples, in [10, 4000].
+        seed: which examples are labelled.
+
+    Returns:
+        Split with ``x_train`` of shape ``(n_train, 40)`` and ``x_test`` of shape ``(1000, 40)``.
+
+    Example:
+        >>> transfer_target(200, seed=0)
+        Split(train=(200, 40), test=(1000, 40), classes=10)
+    """
+    check_int("n_train", n_train, low=10, high=4000)
+    return subset(mnist1d(**TRANSFER_TARGET_ARGS), n_train, seed)
