@@ -33,14 +33,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from course_lib._validation import check_int, check_number
+from course_lib._validation import check_bool, check_int, check_number
 
 __all__ = [
     "LANDSCAPES",
     "Landscape",
     "Trajectory",
     "beale",
+    "gd_optimal",
+    "gd_rate",
     "get_landscape",
+    "measured_rate",
+    "momentum_matrix",
+    "momentum_optimal",
+    "momentum_rate",
+    "nesterov_optimal",
     "quadratic",
     "rosenbrock",
     "saddle",
@@ -275,3 +282,249 @@ def trajectory(
         points.append(point)
         losses.append(value)
     return Trajectory(np.array(points), np.array(losses))
+
+
+# --- Convergence rates on quadratics, in closed form ------------------------------------------------
+#
+# On f(θ) = ½ θᵀHθ every method below is linear in θ, so the error in each eigendirection of H (an
+# eigenvalue λ) evolves on its own and the worst eigendirection sets the rate. Notebooks 01 and 02 check
+# these formulas against measured trajectories.
+
+
+def _as_array(name: str, value, low: float | None = None, low_inclusive: bool = True) -> np.ndarray:
+    """``value`` as a float64 array, every entry finite and above ``low`` (else ``ValueError``)."""
+    if isinstance(value, (bool, str)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {type(value).__name__}"
+        ) from None
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr < low) if low_inclusive else (arr <= low)
+    if bad.any():
+        rng = f" {'>=' if low_inclusive else '>'} {low:g}" if low is not None else ""
+        shown = value if arr.ndim == 0 else arr[bad].flat[0]
+        raise ValueError(f"{name} must be finite number(s){rng}, got {shown!r}")
+    return arr
+
+
+def gd_rate(lr, eigenvalues):
+    """Per-step contraction factor of gradient descent on a quadratic: :math:`\\max_i |1 - \\gamma\\lambda_i|`.
+
+    In the eigendirection with eigenvalue :math:`\\lambda` the error obeys
+    :math:`e_{t+1} = (1 - \\gamma\\lambda)\\, e_t`, so it shrinks iff :math:`|1-\\gamma\\lambda| < 1`, i.e.
+    :math:`0 < \\gamma < 2/\\lambda`; the largest eigenvalue :math:`L` gives the threshold :math:`2/L`.
+
+    Args:
+        lr: :math:`\\gamma` (>= 0), a number or an array (the result broadcasts over it).
+        eigenvalues: the Hessian's eigenvalues :math:`\\lambda_i` (> 0), e.g. ``(L, mu)``.
+
+    Returns:
+        :math:`\\rho(\\gamma)` with the shape of ``lr`` (a float for a scalar ``lr``); >= 1 means no
+        convergence.
+
+    Example:
+        >>> round(float(gd_rate(1.0, (1.0, 0.1))), 6)
+        0.9
+    """
+    g = _as_array("lr", lr, low=0.0)
+    lam = _as_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
+    if lam.size == 0:
+        raise ValueError("eigenvalues must hold at least one eigenvalue, got an empty sequence")
+    rho = np.abs(1.0 - g[..., None] * lam).max(axis=-1)
+    return float(rho) if rho.ndim == 0 else rho
+
+
+def gd_optimal(L: float, condition_number: float) -> tuple[float, float]:
+    """Best fixed step of gradient descent on a quadratic and its rate.
+
+    With curvatures in :math:`[\\mu, L]`, :math:`\\mu = L/\\kappa`, the rate
+    :math:`\\max(|1-\\gamma L|, |1-\\gamma\\mu|)` is smallest where the two are equal:
+
+    .. math:: \\gamma^* = \\frac{2}{L + \\mu}, \\qquad \\rho^* = \\frac{\\kappa - 1}{\\kappa + 1}.
+
+    Args:
+        L: the largest eigenvalue (> 0).
+        condition_number: :math:`\\kappa = L/\\mu` (>= 1).
+
+    Returns:
+        ``(lr, rate)``.
+
+    Example:
+        >>> [round(v, 6) for v in gd_optimal(1.0, 9.0)]
+        [1.8, 0.8]
+    """
+    check_number("L", L, low=0.0, low_inclusive=False)
+    check_number("condition_number", condition_number, low=1.0)
+    L, kappa = float(L), float(condition_number)
+    return 2.0 / (L + L / kappa), (kappa - 1.0) / (kappa + 1.0)
+
+
+def momentum_rate(lr, momentum, eigenvalues, nesterov: bool = False):
+    """Convergence rate of heavy-ball or Nesterov momentum on a quadratic (spectral radius).
+
+    In the eigendirection :math:`\\lambda` the iterates obey a two-term recurrence, a 2x2 linear map
+    of :math:`(e_t, e_{t-1})` (see :func:`momentum_matrix`) with characteristic polynomial
+
+    - heavy ball: :math:`z^2 - (1 + \\mu - \\gamma\\lambda)\\, z + \\mu`,
+    - Nesterov:   :math:`z^2 - (1 + \\mu)(1 - \\gamma\\lambda)\\, z + \\mu (1 - \\gamma\\lambda)`,
+
+    (:math:`\\gamma` lr, :math:`\\mu` momentum). The error shrinks per step, asymptotically, by the largest
+    root modulus; the rate is the maximum of that over the eigenvalues. Vectorised: ``lr`` and
+    ``momentum`` broadcast (e.g. a grid from ``np.meshgrid``).
+
+    Args:
+        lr: :math:`\\gamma` (>= 0), number or array.
+        momentum: :math:`\\mu` (>= 0), number or array.
+        eigenvalues: the Hessian's eigenvalues (> 0), e.g. ``(L, L / kappa)``.
+        nesterov: Nesterov's look-ahead instead of the heavy ball.
+
+    Returns:
+        The rate, broadcast shape of ``lr`` and ``momentum`` (a float for scalars); >= 1 means no
+        convergence. With ``momentum=0`` it equals :func:`gd_rate`.
+
+    Example:
+        >>> round(float(momentum_rate(1.0, 0.0, (1.0, 0.1))), 6)
+        0.9
+    """
+    g = _as_array("lr", lr, low=0.0)
+    m = _as_array("momentum", momentum, low=0.0)
+    lam = _as_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
+    if lam.size == 0:
+        raise ValueError("eigenvalues must hold at least one eigenvalue, got an empty sequence")
+    check_bool("nesterov", nesterov)
+    g, m = np.broadcast_arrays(g, m)
+    g, m = g[..., None], m[..., None]
+    step = 1.0 - g * lam  # 1 - γλ
+    if nesterov:
+        a, c = (1.0 + m) * step, m * step
+    else:
+        a, c = 1.0 + m - g * lam, np.broadcast_to(m, step.shape)
+    root = np.sqrt((a * a - 4.0 * c).astype(np.complex128))
+    rho = np.maximum(np.abs(a + root), np.abs(a - root)).max(axis=-1) / 2.0
+    return float(rho) if rho.ndim == 0 else rho
+
+
+def momentum_matrix(lr: float, momentum: float, eigenvalue: float, nesterov: bool = False):
+    """The 2x2 map :math:`(e_t, e_{t-1}) \\mapsto (e_{t+1}, e_t)` of momentum in one eigendirection.
+
+    Heavy ball: :math:`e_{t+1} = (1 + \\mu - \\gamma\\lambda) e_t - \\mu e_{t-1}`; Nesterov:
+    :math:`e_{t+1} = (1 - \\gamma\\lambda)\\big((1 + \\mu) e_t - \\mu e_{t-1}\\big)`.
+
+    Returns:
+        A ``(2, 2)`` NumPy array whose spectral radius is :func:`momentum_rate` for one eigenvalue.
+
+    Example:
+        >>> momentum_matrix(0.5, 0.5, 1.0).tolist()
+        [[1.0, -0.5], [1.0, 0.0]]
+    """
+    check_number("lr", lr, low=0.0)
+    check_number("momentum", momentum, low=0.0)
+    check_number("eigenvalue", eigenvalue, low=0.0, low_inclusive=False)
+    check_bool("nesterov", nesterov)
+    s = 1.0 - lr * eigenvalue
+    if nesterov:
+        return np.array([[(1.0 + momentum) * s, -momentum * s], [1.0, 0.0]])
+    return np.array([[1.0 + momentum - lr * eigenvalue, -momentum], [1.0, 0.0]])
+
+
+def momentum_optimal(L: float, condition_number: float) -> tuple[float, float, float]:
+    """Best (lr, momentum) of the heavy ball on a quadratic, and its rate (Polyak, 1964).
+
+    With curvatures in :math:`[\\mu_{\\min}, L]`, :math:`\\kappa = L / \\mu_{\\min}`:
+
+    .. math:: \\gamma^* = \\frac{4}{(\\sqrt{L} + \\sqrt{\\mu_{\\min}})^2}, \\qquad
+              \\mu^* = \\Big(\\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}\\Big)^2, \\qquad
+              \\rho^* = \\sqrt{\\mu^*} = \\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}.
+
+    Args:
+        L: the largest eigenvalue (> 0).
+        condition_number: :math:`\\kappa` (>= 1).
+
+    Returns:
+        ``(lr, momentum, rate)``.
+
+    Example:
+        >>> [round(v, 4) for v in momentum_optimal(1.0, 100.0)]
+        [3.3058, 0.6694, 0.8182]
+    """
+    check_number("L", L, low=0.0, low_inclusive=False)
+    check_number("condition_number", condition_number, low=1.0)
+    L, kappa = float(L), float(condition_number)
+    mu_min = L / kappa
+    rate = (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0)
+    return 4.0 / (math.sqrt(L) + math.sqrt(mu_min)) ** 2, rate**2, rate
+
+
+def nesterov_optimal(L: float, condition_number: float) -> tuple[float, float, float]:
+    """Best (lr, momentum) of Nesterov's method on a quadratic, and its rate.
+
+    Minimising :func:`momentum_rate` (``nesterov=True``) over both parameters gives (Lessard, Recht &
+    Packard, 2016), with :math:`\\mu_{\\min} = L/\\kappa`:
+
+    .. math:: \\gamma^* = \\frac{4}{3L + \\mu_{\\min}}, \\qquad
+              \\mu^* = \\frac{\\sqrt{3\\kappa + 1} - 2}{\\sqrt{3\\kappa + 1} + 2}, \\qquad
+              \\rho^* = 1 - \\frac{2}{\\sqrt{3\\kappa + 1}},
+
+    a little slower than the heavy ball's :math:`(\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)` on quadratics.
+
+    Args:
+        L: the largest eigenvalue (> 0).
+        condition_number: :math:`\\kappa` (>= 1).
+
+    Returns:
+        ``(lr, momentum, rate)``.
+
+    Example:
+        >>> [round(v, 4) for v in nesterov_optimal(1.0, 100.0)]
+        [1.3289, 0.7933, 0.8847]
+    """
+    check_number("L", L, low=0.0, low_inclusive=False)
+    check_number("condition_number", condition_number, low=1.0)
+    L, kappa = float(L), float(condition_number)
+    root = math.sqrt(3.0 * kappa + 1.0)
+    return 4.0 / (3.0 * L + L / kappa), (root - 2.0) / (root + 2.0), 1.0 - 2.0 / root
+
+
+def measured_rate(path: Trajectory, minimum=None, start: int | None = None) -> float | None:
+    """Average per-step contraction of the distance to the minimiser, measured on a trajectory.
+
+    .. math:: \\hat\\rho = \\Big(\\frac{\\|\\theta_T - \\theta^*\\|}{\\|\\theta_s - \\theta^*\\|}\\Big)^{1/(T - s)}
+
+    from step :math:`s` (``start``, default: half-way) to the last step :math:`T` whose distance is still
+    above 1e-250 (so underflow never enters). Compare it with :func:`gd_rate` / :func:`momentum_rate`;
+    on a diverging run it is the growth factor (> 1).
+
+    Args:
+        path: a trajectory (from :func:`trajectory`).
+        minimum: :math:`\\theta^*`; the origin when ``None`` (the quadratics' minimiser).
+        start: first step of the window (>= 0); ``len(points) // 2`` when ``None``.
+
+    Returns:
+        :math:`\\hat\\rho`, 0.0 when the iterate hit :math:`\\theta^*` exactly, ``None`` when the window
+        holds fewer than two steps.
+
+    Example:
+        >>> import functools
+        >>> q = quadratic(condition_number=10.0)
+        >>> path = trajectory(q, functools.partial(torch.optim.SGD, lr=1.0), steps=100)
+        >>> round(measured_rate(path), 6)
+        0.9
+    """
+    if not isinstance(path, Trajectory):
+        raise TypeError(f"path must be a Trajectory, got {type(path).__name__}")
+    centre = np.zeros(2) if minimum is None else np.asarray(minimum, dtype=np.float64)
+    dist = np.linalg.norm(np.asarray(path.points) - centre, axis=1)
+    s = len(dist) // 2 if start is None else check_int("start", start, low=0)
+    if s >= len(dist):
+        return None
+    if dist[s] == 0.0:
+        return 0.0
+    alive = np.nonzero(dist[s:] > 1e-250)[0]
+    T = s + int(alive[-1])
+    if T == s:
+        return 0.0 if s + 1 < len(dist) else None
+    return float((dist[T] / dist[s]) ** (1.0 / (T - s)))

@@ -1,0 +1,165 @@
+"""Self-checks for notebook 02 (momentum and Nesterov).
+
+Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
+yet". The expected values are computed from the notebook's formulas, not stored.
+
+    >>> check_optimal_momentum(None)
+    Fill in your answer (replace None) and run the cell again.
+    False
+"""
+
+from __future__ import annotations
+
+import math
+
+from course_lib.landscapes import gd_optimal, momentum_optimal
+
+__all__ = [
+    "check_optimal_lr",
+    "check_optimal_momentum",
+    "check_speedup",
+    "check_terminal_step",
+]
+
+
+def _missing(answer) -> bool:
+    if answer is None:
+        print("Fill in your answer (replace None) and run the cell again.")
+        return True
+    return False
+
+
+def _number(answer) -> float | None:
+    if isinstance(answer, bool):
+        print(f"Answer with a number, got {answer!r}.")
+        return None
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        print(f"Answer with a number, got {answer!r}.")
+        return None
+    if not math.isfinite(value):
+        print(f"Answer with a finite number, got {answer!r}.")
+        return None
+    return value
+
+
+def check_optimal_momentum(answer, condition_number: float = 100.0) -> bool:
+    """Exercise 1: the heavy ball's optimal momentum for condition number :math:`\\kappa`.
+
+    :math:`\\mu^* = ((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1))^2`; answers within 0.002 count.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    _, expected, rate = momentum_optimal(1.0, condition_number)
+    if abs(value - expected) <= 2e-3:
+        print(
+            f"Correct: mu* = {expected:.4f}; the rate is then sqrt(mu*) = {rate:.4f} per step "
+            "in every direction."
+        )
+        return True
+    if abs(value - rate) <= 2e-3:
+        print("Not quite: that is the rate sqrt(mu*). The momentum is its square.")
+    elif abs(value - 0.9) <= 1e-9 or abs(value - 0.99) <= 1e-9:
+        print(
+            "Not quite: 0.9 / 0.99 are popular defaults, not the optimum for this kappa. Use "
+            "((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2."
+        )
+    else:
+        print(f"Not quite ({value:g}). Use ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2.")
+    return False
+
+
+def check_optimal_lr(answer, L: float = 1.0, condition_number: float = 100.0) -> bool:
+    """Exercise 2: the learning rate that goes with the optimal momentum: :math:`4/(\\sqrt L + \\sqrt{\\lambda_{\\min}})^2`.
+
+    Answers within 0.5% count.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    expected, momentum, _ = momentum_optimal(L, condition_number)
+    if math.isclose(value, expected, rel_tol=5e-3):
+        print(
+            f"Correct: lr* = {expected:.4f}, more than 2/L = {2 / L:g}: with momentum mu the stable "
+            f"range grows to 2(1 + mu)/L = {2 * (1 + momentum) / L:.3f}."
+        )
+        return True
+    gd_lr, _ = gd_optimal(L, condition_number)
+    if math.isclose(value, 2.0 / L, rel_tol=5e-3) or math.isclose(value, gd_lr, rel_tol=5e-3):
+        print(
+            "Not quite: that is gradient descent's limit / best step. Momentum allows larger "
+            "steps: use 4/(sqrt(L) + sqrt(lambda_min))^2 with lambda_min = L/kappa."
+        )
+    else:
+        print(f"Not quite ({value:g}). Use 4/(sqrt(L) + sqrt(L/kappa))^2.")
+    return False
+
+
+def check_terminal_step(
+    answer, lr: float = 0.1, momentum: float = 0.9, dampening: float = 0.5, grad: float = 1.0
+) -> bool:
+    """Exercise 3: the step length that SGD with momentum reaches under a constant gradient.
+
+    With :math:`b_t = \\mu b_{t-1} + (1-\\tau) g` the buffer tends to :math:`(1-\\tau) g / (1-\\mu)`,
+    so the step :math:`\\gamma b_t` tends to :math:`\\gamma (1-\\tau) g / (1-\\mu)`.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    expected = lr * (1.0 - dampening) * grad / (1.0 - momentum)
+    if math.isclose(value, expected, rel_tol=1e-3):
+        print(
+            f"Correct: {expected:g} = lr (1 - dampening) g / (1 - momentum): momentum multiplies the "
+            f"step by 1/(1 - mu) = {1 / (1 - momentum):g}, dampening by (1 - tau) = {1 - dampening:g}."
+        )
+        return True
+    if math.isclose(value, lr * grad / (1.0 - momentum), rel_tol=1e-3):
+        print(
+            "Not quite: that ignores the dampening, which scales every new gradient by (1 - tau)."
+        )
+    elif math.isclose(value, lr * grad, rel_tol=1e-3) or math.isclose(
+        value, lr * (1 - dampening) * grad, rel_tol=1e-3
+    ):
+        print("Not quite: that is a single gradient's step. The buffer sums a geometric series.")
+    else:
+        print(f"Not quite ({value:g}). Find the fixed point of b = mu b + (1 - tau) g.")
+    return False
+
+
+def check_speedup(answer, condition_number: float = 100.0) -> bool:
+    """Exercise 4: how many times fewer steps the tuned heavy ball needs than tuned GD (same tolerance).
+
+    Steps to a tolerance scale as :math:`1/(-\\log\\rho)`, so the ratio is
+    :math:`\\log\\rho_{HB} / \\log\\rho_{GD}` with :math:`\\rho_{GD} = (\\kappa-1)/(\\kappa+1)` and
+    :math:`\\rho_{HB} = (\\sqrt\\kappa-1)/(\\sqrt\\kappa+1)`: about :math:`\\sqrt\\kappa`. Answers within 20%
+    count.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    _, rho_gd = gd_optimal(1.0, condition_number)
+    _, _, rho_hb = momentum_optimal(1.0, condition_number)
+    expected = math.log(rho_hb) / math.log(rho_gd)
+    if math.isclose(value, expected, rel_tol=0.2):
+        print(
+            f"Correct: about {expected:.1f} times fewer steps, close to sqrt(kappa) = "
+            f"{math.sqrt(condition_number):g}."
+        )
+        return True
+    if math.isclose(value, condition_number, rel_tol=0.2):
+        print("Not quite: the gain is not kappa itself. Compare log of the two rates.")
+    elif math.isclose(value, rho_gd / rho_hb, rel_tol=0.05):
+        print("Not quite: compare the logarithms of the rates, not the rates themselves.")
+    else:
+        print(f"Not quite ({value:g}). Steps ~ 1/(-log rate); divide the two.")
+    return False
