@@ -1,0 +1,138 @@
+"""Plots of notebooks 03 and 04: optimizer races, Adam's bias correction, results over seeds.
+
+- :func:`plot_race`: the paths of a :class:`~course_lib.widgets.adaptive.RaceResult` on the contours,
+  next to :math:`f(\\theta_t) - f^*` per step (log scale).
+- :func:`plot_bias_correction`: :math:`m_t, \\hat m_t`, then :math:`v_t, \\hat v_t`, then the step
+  sizes with and without correction, over the first steps.
+- :func:`plot_seed_spread`: one metric of a :class:`~course_lib.compare.Table` per configuration:
+  every seed as a dot, the mean as a bar with a one-standard-deviation error bar.
+
+matplotlib is imported inside the functions.
+
+    >>> from course_lib.widgets.adaptive import bias_correction
+    >>> fig = plot_bias_correction(bias_correction(steps=20))
+    >>> len(fig.axes)
+    3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from course_lib._validation import check_choice
+from course_lib.plots.landscapes import plot_losses, plot_trajectories
+
+__all__ = ["plot_bias_correction", "plot_race", "plot_seed_spread"]
+
+
+def plot_race(result, *, figsize=(11.0, 4.2), markers: bool = False):
+    """Paths on the contours (left) and :math:`f(\\theta_t) - f^*` per step (right) of a race.
+
+    Args:
+        result: a :class:`~course_lib.widgets.adaptive.RaceResult`.
+        figsize: figure size in inches.
+        markers: a dot at every iterate.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize)
+    runs = result.labelled()
+    plot_trajectories(result.landscape, runs, ax1, markers=markers, legend=False)
+    plot_losses(runs, ax2, f_min=result.f_min)
+    ax2.set_title(f"{result.landscape.name}: sub-optimality")
+    fig.tight_layout()
+    return fig
+
+
+def plot_bias_correction(result, *, figsize=(12.0, 3.6)):
+    """Raw vs bias-corrected moments and step sizes of a :func:`bias_correction` result.
+
+    Left: :math:`g_t`, :math:`m_t` and :math:`\\hat m_t`. Middle: :math:`g_t^2`, :math:`v_t` and
+    :math:`\\hat v_t` (log scale). Right: the step :math:`\\gamma \\hat m_t / (\\sqrt{\\hat v_t} + \\varepsilon)`
+    and its uncorrected counterpart, in units of :math:`\\gamma`.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=figsize)
+    t = result.t
+    a1.plot(t, result.g, color="0.7", lw=1, label="$g_t$")
+    a1.plot(t, result.m, label="$m_t$ (raw)")
+    a1.plot(t, result.m_hat, label=r"$\hat m_t$ (corrected)")
+    a1.set(xlabel="step $t$", title=f"first moment, β1={result.beta1:g}")
+    a1.legend(fontsize=8)
+    a2.plot(t, result.g**2, color="0.7", lw=1, label="$g_t^2$")
+    a2.plot(t, result.v, label="$v_t$ (raw)")
+    a2.plot(t, result.v_hat, label=r"$\hat v_t$ (corrected)")
+    a2.set_yscale("log")
+    a2.set(xlabel="step $t$", title=f"second moment, β2={result.beta2:g}")
+    a2.legend(fontsize=8)
+    a3.plot(t, result.step_uncorrected / result.lr, label="uncorrected")
+    a3.plot(t, result.step_corrected / result.lr, label="corrected (Adam)")
+    a3.axhline(1.0, color="0.5", lw=0.8, ls="--")
+    a3.set(xlabel="step $t$", ylabel=r"step / $\gamma$", title="step size")
+    a3.legend(fontsize=8)
+    for ax in (a1, a2, a3):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_seed_spread(
+    table,
+    metric: str,
+    ax=None,
+    *,
+    configs: Sequence[str] | None = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+):
+    """One metric per configuration: a bar at the mean, an error bar of one std, a dot per seed.
+
+    Args:
+        table: a :class:`~course_lib.compare.Table` (rows per configuration and seed).
+        metric: the metric to draw.
+        ax: matplotlib ``Axes``; a new figure when ``None``.
+        configs: which configurations, in this order (all of them by default).
+        title, ylabel: labels (the metric's name by default).
+
+    Returns:
+        The ``Axes``.
+
+    Example:
+        >>> from course_lib.compare import run_grid
+        >>> t = run_grid({"a": lambda s: {"acc": 0.5 + 0.01 * s}, "b": lambda s: {"acc": 0.6}}, [0, 1])
+        >>> ax = plot_seed_spread(t, "acc")
+    """
+    check_choice("metric", metric, table.metrics)
+    configs = table.configs if configs is None else list(configs)
+    for c in configs:
+        check_choice("configs[]", c, table.configs)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(configs) + 1.5), 3.4))
+    summary = table.summary([metric])
+    for i, c in enumerate(configs):
+        values = table.values(c, metric)
+        mean = summary.mean(c, metric)
+        std = summary.std(c, metric)
+        ax.bar(i, mean, color="C0", alpha=0.35, width=0.6)
+        if len(values) > 1:
+            ax.errorbar(i, mean, yerr=std, color="C0", capsize=4, lw=1.5)
+        jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.plot(i + jitter, values, "o", color="C1", markersize=4)
+    ax.set_xticks(range(len(configs)))
+    ax.set_xticklabels(configs, rotation=20, ha="right")
+    ax.set_ylabel(ylabel or metric)
+    n = len(table.seeds)
+    ax.set_title(title or f"{metric}: mean ± std over {n} seed{'s' if n != 1 else ''}")
+    ax.grid(axis="y", alpha=0.3)
+    return ax

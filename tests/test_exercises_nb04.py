@@ -1,0 +1,83 @@
+"""Reference solutions of notebook 04's exercises: the checks accept them and reject typical mistakes."""
+
+import pytest
+import torch
+
+from course_lib.exercises import nb04
+
+
+def test_l2_weight_decay_reference_gives_identical_sgd_iterates():
+    """The reference answer (2e-3) is checked against SGD itself, not only against the checker."""
+    w_penalty = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
+    w_decay = torch.nn.Parameter(w_penalty.detach().clone())
+    opt_p = torch.optim.SGD([w_penalty], lr=0.1)
+    opt_d = torch.optim.SGD([w_decay], lr=0.1, weight_decay=2e-3)
+    target = torch.tensor([0.3, 0.1, -0.4], dtype=torch.float64)
+    for _ in range(20):
+        for w, opt, extra in ((w_penalty, opt_p, True), (w_decay, opt_d, False)):
+            loss = ((w - target) ** 2).sum() + (1e-3 * (w**2).sum() if extra else 0.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert torch.allclose(w_penalty, w_decay, rtol=0, atol=1e-14)
+    assert nb04.check_l2_weight_decay(2e-3)
+
+
+@pytest.mark.parametrize("wrong", [1e-3, 5e-4, 0.0, 2.0])
+def test_l2_weight_decay_rejects_typical_mistakes(wrong, capsys):
+    assert not nb04.check_l2_weight_decay(wrong)
+    assert "Correct" not in capsys.readouterr().out
+
+
+def test_adamw_shrink_reference_matches_adamw():
+    w = torch.nn.Parameter(torch.tensor([2.0]))
+    opt = torch.optim.AdamW([w], lr=1e-3, weight_decay=1e-2)
+    w.grad = torch.zeros(1)  # no gradient: only the decoupled decay acts
+    opt.step()
+    assert w.item() == pytest.approx(2.0 * (1 - 1e-5), rel=1e-7)
+    assert nb04.check_adamw_shrink(1 - 1e-5)
+    assert nb04.check_adamw_shrink(0.99999)
+
+
+@pytest.mark.parametrize("wrong", [1e-5, 0.99, 1.0, 0.9])
+def test_adamw_shrink_rejects_typical_mistakes(wrong):
+    assert not nb04.check_adamw_shrink(wrong)
+
+
+def test_adam_l2_ratio_accepts_the_reference():
+    assert nb04.check_adam_l2_ratio(10 / 0.01)
+
+
+@pytest.mark.parametrize("wrong", [1e-3, 1.0, 1e6, 100.0])
+def test_adam_l2_ratio_rejects_typical_mistakes(wrong):
+    assert not nb04.check_adam_l2_ratio(wrong)
+
+
+def test_dropout_scale_reference_matches_nn_dropout():
+    torch.manual_seed(0)
+    out = torch.nn.Dropout(p=0.2).train()(torch.ones(1000))
+    kept = out[out > 0]
+    assert torch.allclose(kept, torch.full_like(kept, 1.25))
+    assert nb04.check_dropout_scale(1.25)
+
+
+@pytest.mark.parametrize("wrong", [0.8, 1.0, 0.2, 5.0])
+def test_dropout_scale_rejects_typical_mistakes(wrong):
+    assert not nb04.check_dropout_scale(wrong)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        nb04.check_l2_weight_decay,
+        nb04.check_adamw_shrink,
+        nb04.check_adam_l2_ratio,
+        nb04.check_dropout_scale,
+    ],
+)
+def test_checks_ask_for_an_answer_and_never_raise(check, capsys):
+    assert check(None) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    assert check("a lot") is False
+    assert check(True) is False
+    assert check(float("inf")) is False
