@@ -1,0 +1,160 @@
+"""Self-checks for notebook A2 (Lightning and Optuna)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "check_log_uniform_fraction",
+    "check_no_files_arguments",
+    "check_scheduler_steps",
+    "check_significant",
+    "scheduler_steps",
+]
+
+
+def _missing(answer) -> bool:
+    if answer is None:
+        print("Fill in your answer (replace None) and run the cell again.")
+        return True
+    return False
+
+
+def scheduler_steps(batches_per_epoch: int, epochs: int, accumulate_grad_batches: int = 1) -> int:
+    """How often Lightning steps an ``interval="step"`` scheduler: once per OPTIMIZER step.
+
+    With gradient accumulation over :math:`k` batches, an epoch of :math:`n` batches has
+    :math:`\\lceil n / k \\rceil` optimizer steps (the last, partial group of batches steps too);
+    this is ``trainer.estimated_stepping_batches``.
+
+        >>> scheduler_steps(25, 4, accumulate_grad_batches=4)
+        28
+    """
+    return math.ceil(batches_per_epoch / accumulate_grad_batches) * epochs
+
+
+def check_scheduler_steps(
+    answer, batches_per_epoch: int = 25, epochs: int = 4, accumulate: int = 4
+):
+    """Exercise 1: scheduler steps with gradient accumulation (``estimated_stepping_batches``)."""
+    if _missing(answer):
+        return False
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        print(f"Answer with an integer, got {answer!r}.")
+        return False
+    expected = scheduler_steps(batches_per_epoch, epochs, accumulate)
+    if answer == expected:
+        print(
+            f"Correct: {expected}. An 'interval: step' scheduler steps after each OPTIMIZER step: "
+            f"ceil({batches_per_epoch}/{accumulate}) = {math.ceil(batches_per_epoch / accumulate)} "
+            f"per epoch (the last partial group of batches steps too), times {epochs} epochs."
+        )
+        return True
+    if answer == batches_per_epoch * epochs:
+        print("Not quite: that counts batches. With accumulation the optimizer steps less often.")
+    elif answer == (batches_per_epoch // accumulate) * epochs:
+        print("Close: the last, incomplete group of batches of each epoch also ends in a step.")
+    else:
+        print(f"Not quite ({answer}). Count optimizer steps per epoch, then multiply by epochs.")
+    return False
+
+
+def check_log_uniform_fraction(answer, low: float = 1e-4, high: float = 1e-1, below: float = 1e-2):
+    """Exercise 2: share of log-uniform draws in [low, high] that fall below ``below``."""
+    if _missing(answer):
+        return False
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        print(f"Answer with a number between 0 and 1, got {answer!r}.")
+        return False
+    expected = (math.log(below) - math.log(low)) / (math.log(high) - math.log(low))
+    value = float(answer)
+    if abs(value - expected) < 0.01:
+        print(
+            f"Correct: {expected:.3f}. On a log scale each decade gets the same share: "
+            f"{math.log10(below / low):g} of the {math.log10(high / low):g} decades lie below {below:g}."
+        )
+        return True
+    linear = (below - low) / (high - low)
+    if abs(value - linear) < 0.01:
+        print(
+            "Not quite: that is a uniform draw on a linear scale. With log=True, think in decades."
+        )
+    else:
+        print(f"Not quite ({value:g}). Count decades: how many lie between {low:g} and {below:g}?")
+    return False
+
+
+def check_no_files_arguments(answer) -> bool:
+    """Exercise 3: the two ``Trainer`` arguments that stop Lightning from writing files."""
+    if _missing(answer):
+        return False
+    if isinstance(answer, str) or not isinstance(answer, (set, list, tuple, frozenset)):
+        print(f"Answer with a set of argument names, e.g. {{'max_epochs'}}, got {answer!r}.")
+        return False
+    given = {str(a) for a in answer}
+    needed = {"logger", "enable_checkpointing"}
+    if given == needed:
+        print(
+            "Correct: logger=False (no lightning_logs/) and enable_checkpointing=False (no .ckpt "
+            "files). default_root_dir only decides WHERE they would go."
+        )
+        return True
+    if given == needed | {"default_root_dir"}:
+        print(
+            "Almost: logger and enable_checkpointing are the two that stop the writing; "
+            "default_root_dir only moves the files (useful as a safety net). Answer with two."
+        )
+        return False
+    missing = sorted(needed - given)
+    print(
+        f"Not quite. Still writing: {missing or 'nothing'}; not needed: "
+        f"{sorted(given - needed) or 'none'}. Which two would each create files by default?"
+    )
+    return False
+
+
+def _scores(name: str, values) -> np.ndarray | None:
+    try:
+        arr = np.asarray(list(values), dtype=np.float64)
+    except (TypeError, ValueError):
+        print(f"{name} must be a list of numbers.")
+        return None
+    if arr.size < 2:
+        print(f"{name} needs at least two seeds to measure a spread.")
+        return None
+    return arr
+
+
+def check_significant(answer, tuned: Sequence[float], default: Sequence[float]) -> bool:
+    """Exercise 4: is the mean difference larger than twice its standard error?
+
+    With :math:`n_a, n_b` seeds and sample standard deviations :math:`s_a, s_b`, the standard error
+    of the difference of means is :math:`\\sqrt{s_a^2/n_a + s_b^2/n_b}`.
+    """
+    if _missing(answer):
+        return False
+    if not isinstance(answer, bool):
+        print(f"Answer with True or False, got {answer!r}.")
+        return False
+    a, b = _scores("tuned", tuned), _scores("default", default)
+    if a is None or b is None:
+        return False
+    diff = a.mean() - b.mean()
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    expected = bool(abs(diff) > 2 * se)
+    if answer == expected:
+        verdict = "larger" if expected else "not larger"
+        print(
+            f"Correct: the difference {diff:+.3f} is {verdict} than 2 x its standard error "
+            f"({2 * se:.3f})."
+        )
+        return True
+    print(
+        f"Not quite. Difference of means {diff:+.3f}; standard error sqrt(s_a^2/n_a + s_b^2/n_b) "
+        f"= {se:.3f}. Compare |difference| with twice that."
+    )
+    return False

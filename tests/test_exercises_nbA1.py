@@ -1,0 +1,94 @@
+"""Reference solutions of notebook A1's exercises, checked against Keras and torch themselves."""
+
+from __future__ import annotations
+
+import math
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before any `import keras`
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import integrations as ci
+from course_lib.exercises import nbA1
+
+keras = pytest.importorskip("keras")
+
+
+def test_checks_ask_for_an_answer_when_none(capsys):
+    for check in (
+        nbA1.check_adam_first_step_eps,
+        nbA1.check_piecewise_milestones,
+        nbA1.check_plateau_patience,
+        nbA1.check_adam_gradient_scale,
+    ):
+        assert check(None) is False
+        assert "Fill in your answer" in capsys.readouterr().out
+
+
+def test_adam_first_step_eps_reference_reproduces_keras():
+    reference = 1e-7 / math.sqrt(1 - 0.999)
+    assert nbA1.check_adam_first_step_eps(reference)
+    assert nbA1.check_adam_first_step_eps(3.16e-6)
+    q = ci.Quadratic.default(scale=1e-6)  # gradients small enough for epsilon to matter
+    k = ci.keras_iterates(keras.optimizers.Adam(0.01), q, 1)
+    t_ref = ci.torch_iterates(torch.optim.Adam, q, 1, lr=0.01, eps=reference)
+    t_default = ci.torch_iterates(torch.optim.Adam, q, 1, lr=0.01)
+    assert (k - t_ref).abs().max() < 1e-6 < (k - t_default).abs().max()
+
+
+@pytest.mark.parametrize("wrong", [1e-7, 1e-8, 1e-10, -3.16e-6, "3e-6", True])
+def test_adam_first_step_eps_rejects_typical_mistakes(wrong, capsys):
+    assert nbA1.check_adam_first_step_eps(wrong) is False
+    assert capsys.readouterr().out.strip(), "a hint is printed"
+
+
+def test_piecewise_milestones_reference_matches_real_keras_and_torch():
+    assert nbA1.check_piecewise_milestones([301, 601])
+    assert nbA1.check_piecewise_milestones((301, 601))
+    pw = keras.optimizers.schedules.PiecewiseConstantDecay([300, 600], [0.1, 0.01, 0.001])
+    sched = torch.optim.lr_scheduler.MultiStepLR
+    real_torch = ci.torch_lr_curve(lambda o: sched(o, [301, 601], gamma=0.1), 700, lr=0.1)
+    assert np.allclose(ci.keras_lr_curve(pw, 700), real_torch, rtol=1e-6)
+    assert np.allclose(nbA1.keras_piecewise_curve([300, 600], [0.1, 0.01, 0.001], 700), real_torch)
+
+
+@pytest.mark.parametrize("wrong", [[300, 600], [299, 599], [301], [301.5, 601], "301,601", 5])
+def test_piecewise_milestones_rejects_typical_mistakes(wrong):
+    assert nbA1.check_piecewise_milestones(wrong) is False
+
+
+def test_plateau_patience_reference_matches_keras_callback():
+    assert nbA1.check_plateau_patience(4)
+    for wrong in (5, 6, 4.0, "4", True):
+        assert nbA1.check_plateau_patience(wrong) is False
+    # Keras's callback with patience=5 vs torch's with patience=4 on the same losses
+    values = [1.0, 0.9, *[0.95] * 6, 0.5, *[0.6] * 7]
+    model = ci.keras_mlp((2, 2))
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    cb = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=5, mode="min")
+    cb.set_model(model)
+    cb.on_train_begin()
+    keras_lrs = []
+    for epoch, v in enumerate(values):
+        keras_lrs.append(float(model.optimizer.learning_rate))
+        cb.on_epoch_end(epoch, {"val_loss": v})
+    torch_lrs = ci.plateau_lrs(
+        values, 1.0, factor=0.5, patience=4, threshold=1e-4, threshold_mode="abs"
+    )
+    assert min(keras_lrs) < 1.0 and np.allclose(keras_lrs, torch_lrs, rtol=1e-6)
+
+
+def test_adam_gradient_scale_reference():
+    assert nbA1.check_adam_gradient_scale(1)
+    assert nbA1.check_adam_gradient_scale(1.02)
+    for wrong in (0.01, 0.1, 100, None, "1"):
+        assert nbA1.check_adam_gradient_scale(wrong) is False
+    # measured: Adam's steps barely change when every gradient is scaled by 0.01
+    q, scaled = ci.Quadratic.default(), ci.Quadratic.default(scale=0.01)
+    a = ci.torch_iterates(torch.optim.Adam, q, 10, lr=0.01)
+    b = ci.torch_iterates(torch.optim.Adam, scaled, 10, lr=0.01)
+    ratio = (b[-1] - b[0]).norm() / (a[-1] - a[0]).norm()
+    assert abs(ratio.item() - 1) < 0.01
