@@ -1,0 +1,228 @@
+"""Self-checks for notebook 05 (learning-rate schedules).
+
+Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
+yet". The expected values are computed with ``course_lib.schedules`` (or the rule the exercise states),
+not stored.
+
+    >>> check_onecycle_peak_step(None)
+    Fill in your answer (replace None) and run the cell again.
+    False
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from course_lib import schedules as S
+
+__all__ = [
+    "check_cosine_t_max",
+    "check_onecycle_peak_step",
+    "check_plateau_arguments",
+    "check_warmup_lr",
+]
+
+
+def _missing(answer) -> bool:
+    if answer is None:
+        print("Fill in your answer (replace None) and run the cell again.")
+        return True
+    return False
+
+
+def _number(answer) -> float | None:
+    if isinstance(answer, bool):
+        print(f"Answer with a number, got {answer!r}.")
+        return None
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        print(f"Answer with a number, got {answer!r}.")
+        return None
+    if not math.isfinite(value):
+        print(f"Answer with a finite number, got {answer!r}.")
+        return None
+    return value
+
+
+def check_onecycle_peak_step(answer, total_steps: int = 200, pct_start: float = 0.25) -> bool:
+    """Exercise 1: at which step (counted from 0) does ``OneCycleLR`` reach ``max_lr``?
+
+    The warm-up phase of torch's one-cycle ends at :math:`e_1 = \\text{pct\\_start}\\cdot T - 1`
+    (steps count from 0, so the phase spans :math:`\\text{pct\\_start}\\cdot T` values).
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    curve = S.one_cycle(1.0, total_steps, pct_start).curve(total_steps)
+    expected = int(np.argmax(curve))
+    if value == expected:
+        print(
+            f"Correct: step {expected} = pct_start * total_steps - 1. The warm-up takes "
+            f"{expected + 1} values (steps 0..{expected}), then the cosine goes down."
+        )
+        return True
+    if value == expected + 1:
+        print(
+            "Off by one: torch ends the first phase at pct_start * total_steps - 1, because the "
+            "first value is at step 0."
+        )
+    elif value == total_steps - expected - 1 or value == round((1 - pct_start) * total_steps):
+        print("Not quite: pct_start is the share of the run spent going UP, at the start.")
+    else:
+        print(
+            f"Not quite ({value:g}). Plot one_cycle(1.0, {total_steps}, pct_start={pct_start}) "
+            "and look for the top, or use the formula of the docstring."
+        )
+    return False
+
+
+def check_cosine_t_max(
+    answer, n_train: int = 4000, batch_size: int = 100, epochs: int = 20
+) -> bool:
+    """Exercise 2: ``T_max`` of a cosine that is stepped once per BATCH and should end with the run.
+
+    Stepped per batch, :math:`T` counts optimizer steps:
+    :math:`T = \\text{epochs}\\cdot\\lceil n / B \\rceil`.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    per_epoch = math.ceil(n_train / batch_size)
+    expected = epochs * per_epoch
+    if value == expected:
+        print(
+            f"Correct: {epochs} epochs x {per_epoch} batches = {expected} scheduler steps. "
+            f"With T_max={epochs} it would reach eta_min after {epochs} BATCHES and climb back up."
+        )
+        return True
+    if value == epochs:
+        print("That is right for stepping once per EPOCH. Stepped per batch, T_max counts batches.")
+    elif value == per_epoch:
+        print("That is one epoch of batches; the cosine should last the whole run.")
+    elif value == expected - 1:
+        print(
+            "Off by one: the last update uses the value at step T_max - 1, so T_max = the number of "
+            "steps."
+        )
+    else:
+        print(f"Not quite ({value:g}). How many optimizer steps does the run take in total?")
+    return False
+
+
+def check_warmup_lr(
+    answer, lr: float = 0.5, start_factor: float = 0.1, total_iters: int = 10, step: int = 4
+) -> bool:
+    """Exercise 3: the lr that update number ``step`` (from 0) uses under ``LinearLR`` warm-up.
+
+    ``LinearLR(opt, start_factor, end_factor=1.0, total_iters)`` gives
+    :math:`\\eta_0\\,(f_s + (1 - f_s)\\min(t, W)/W)`.
+    """
+    if _missing(answer):
+        return False
+    value = _number(answer)
+    if value is None:
+        return False
+    expected = S.Scaled(S.Linear(start_factor, 1.0, total_iters), lr)(step)
+    if math.isclose(value, expected, rel_tol=1e-6):
+        print(
+            f"Correct: {lr:g} * ({start_factor:g} + {1 - start_factor:g} * {step}/{total_iters}) "
+            f"= {expected:g}."
+        )
+        return True
+    if math.isclose(value, lr * step / total_iters, rel_tol=1e-6):
+        print(
+            "Not quite: that warm-up starts at 0. LinearLR starts at start_factor * lr, which is "
+            "why torch does not allow start_factor=0 (a first update of size 0 is wasted)."
+        )
+    elif math.isclose(value, S.Scaled(S.Linear(start_factor, 1.0, total_iters), lr)(step + 1)):
+        print(
+            "Off by one: the first update (number 0) uses the value at t = 0; update number "
+            f"{step} uses t = {step}."
+        )
+    elif math.isclose(value, lr, rel_tol=1e-6):
+        print(f"Not quite: the warm-up lasts {total_iters} steps, step {step} is still inside it.")
+    else:
+        print(f"Not quite ({value:g}). Interpolate linearly from start_factor*lr to lr.")
+    return False
+
+
+_PLATEAU_KEYS = ("mode", "factor", "patience", "threshold", "threshold_mode")
+
+
+def check_plateau_arguments(answer, n_iter_no_change: int = 5, tol: float = 1e-3) -> bool:
+    """Exercise 4: the ``ReduceLROnPlateau`` arguments of scikit-learn's ``learning_rate="adaptive"``.
+
+    scikit-learn divides the rate by 5 once ``n_iter_no_change`` epochs in a row failed to lower the
+    training loss by at least ``tol`` (an absolute amount). torch reduces when the number of bad epochs
+    EXCEEDS ``patience``, and compares with ``threshold`` relatively unless
+    ``threshold_mode="abs"``. So: ``mode="min"``, ``factor=0.2``, ``patience=n_iter_no_change - 1``,
+    ``threshold=tol``, ``threshold_mode="abs"``. Answer with a dict of these keyword arguments
+    (``mode`` may be left out: "min" is the default).
+    """
+    if _missing(answer):
+        return False
+    if not isinstance(answer, Mapping):
+        print(
+            "Answer with a dict of keyword arguments, e.g. "
+            "{'factor': ..., 'patience': ..., 'threshold': ..., 'threshold_mode': ...}."
+        )
+        return False
+    unknown = sorted(str(k) for k in answer if k not in _PLATEAU_KEYS)
+    if unknown:
+        print(f"Unknown or unneeded keys {unknown}; use only {list(_PLATEAU_KEYS)}.")
+        return False
+    got = {"mode": "min", **answer}
+    missing = [k for k in _PLATEAU_KEYS if k not in got]
+    if missing:
+        print(f"Give every argument that differs from torch's defaults; missing: {missing}.")
+        return False
+    expected = {
+        "mode": "min",
+        "factor": 0.2,
+        "patience": n_iter_no_change - 1,
+        "threshold": tol,
+        "threshold_mode": "abs",
+    }
+    hints = []
+    if got["mode"] != "min":
+        hints.append("mode: the training loss should go DOWN ('min').")
+    factor = got["factor"]
+    if not (isinstance(factor, (int, float)) and math.isclose(factor, 0.2, rel_tol=1e-9)):
+        hint = "factor: torch MULTIPLIES the lr by factor; dividing by 5 is factor=0.2."
+        hints.append(hint)
+    patience = got["patience"]
+    if patience != expected["patience"]:
+        if patience == n_iter_no_change:
+            hints.append(
+                f"patience: torch reduces when the bad epochs EXCEED patience, so "
+                f"{n_iter_no_change} bad epochs in a row need patience={n_iter_no_change - 1}."
+            )
+        else:
+            hints.append(
+                f"patience: count the bad epochs that sklearn waits for ({n_iter_no_change})."
+            )
+    threshold = got["threshold"]
+    if not (isinstance(threshold, (int, float)) and math.isclose(threshold, tol, rel_tol=1e-9)):
+        hints.append(f"threshold: sklearn's tol is {tol:g}.")
+    if got["threshold_mode"] != "abs":
+        hints.append(
+            "threshold_mode: torch's default 'rel' compares with best * (1 - threshold); sklearn "
+            "subtracts tol itself ('abs')."
+        )
+    if hints:
+        print("Not quite:\n- " + "\n- ".join(hints))
+        return False
+    print(
+        f"Correct: ReduceLROnPlateau(optimizer, mode='min', factor=0.2, "
+        f"patience={n_iter_no_change - 1}, threshold={tol:g}, threshold_mode='abs'), stepped once "
+        "per epoch with the training loss."
+    )
+    return True

@@ -1,0 +1,112 @@
+"""Notebook 05's self-checks accept the reference solutions and reject typical mistakes."""
+
+import pytest
+
+from course_lib.exercises import nb05
+
+# Reference solutions (the notebook's exercise cells start from None).
+SOLUTIONS = {
+    nb05.check_onecycle_peak_step: 49,  # pct_start * T - 1 = 0.25 * 200 - 1
+    nb05.check_cosine_t_max: 800,  # 20 epochs x 40 batches
+    nb05.check_warmup_lr: 0.23,  # 0.5 * (0.1 + 0.9 * 4 / 10)
+    nb05.check_plateau_arguments: {
+        "factor": 0.2,
+        "patience": 4,
+        "threshold": 1e-3,
+        "threshold_mode": "abs",
+    },
+}
+
+
+@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
+def test_check_accepts_the_reference_solution(check, capsys):
+    assert check(SOLUTIONS[check]) is True
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
+def test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk(check, capsys):
+    assert check(None) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    for junk in ("abc", [1, 2], True, float("nan"), object()):
+        assert check(junk) is False
+    assert "Answer with" in capsys.readouterr().out
+
+
+def test_plateau_check_accepts_an_explicit_mode_and_the_solution_drives_torch_like_sklearn():
+    import torch
+
+    answer = {**SOLUTIONS[nb05.check_plateau_arguments], "mode": "min"}
+    assert nb05.check_plateau_arguments(answer) is True
+    # the accepted arguments really give sklearn's rule: lr / 5 after 5 epochs without a
+    # decrease of at least tol
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=1.0)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **answer)
+    lrs = []
+    for loss in [1.0, 1.0005, 0.9995, 1.0, 1.2, 0.9991, 0.5]:
+        sched.step(loss)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"),
+    [
+        (nb05.check_onecycle_peak_step, 50, "Off by one"),
+        (nb05.check_onecycle_peak_step, 150, "going UP"),
+        (nb05.check_onecycle_peak_step, 10, "Plot one_cycle"),
+        (nb05.check_cosine_t_max, 20, "once per EPOCH"),
+        (nb05.check_cosine_t_max, 40, "one epoch of batches"),
+        (nb05.check_cosine_t_max, 799, "Off by one"),
+        (nb05.check_cosine_t_max, 1000, "in total"),
+        (nb05.check_warmup_lr, 0.2, "starts at 0"),
+        (nb05.check_warmup_lr, 0.275, "Off by one"),
+        (nb05.check_warmup_lr, 0.5, "still inside"),
+        (nb05.check_warmup_lr, 0.3, "Interpolate"),
+        (
+            nb05.check_plateau_arguments,
+            {"factor": 0.2, "patience": 5, "threshold": 1e-3, "threshold_mode": "abs"},
+            "EXCEED",
+        ),
+        (
+            nb05.check_plateau_arguments,
+            {"factor": 5, "patience": 4, "threshold": 1e-3, "threshold_mode": "abs"},
+            "MULTIPLIES",
+        ),
+        (
+            nb05.check_plateau_arguments,
+            {"factor": 0.2, "patience": 4, "threshold": 1e-3, "threshold_mode": "rel"},
+            "'rel'",
+        ),
+        (
+            nb05.check_plateau_arguments,
+            {
+                "factor": 0.2,
+                "patience": 4,
+                "threshold": 1e-3,
+                "threshold_mode": "abs",
+                "mode": "max",
+            },
+            "go DOWN",
+        ),
+        (nb05.check_plateau_arguments, {"factor": 0.2, "patience": 4}, "missing"),
+        (nb05.check_plateau_arguments, {"factor": 0.2, "min_lr": 0}, "Unknown"),
+    ],
+)
+def test_check_rejects_a_typical_mistake_with_a_hint(check, wrong, hint, capsys):
+    assert check(wrong) is False
+    assert hint in capsys.readouterr().out
+
+
+def test_checks_follow_their_arguments(capsys):
+    assert nb05.check_onecycle_peak_step(29, total_steps=100, pct_start=0.3) is True
+    assert nb05.check_cosine_t_max(30, n_train=1000, batch_size=256, epochs=10 - 7 + 7) is False
+    assert nb05.check_cosine_t_max(40, n_train=1000, batch_size=256, epochs=10) is True
+    assert nb05.check_warmup_lr(0.1, lr=1.0, start_factor=0.1, total_iters=5, step=0) is True
+    assert nb05.check_plateau_arguments(
+        {"factor": 0.2, "patience": 9, "threshold": 0.01, "threshold_mode": "abs"},
+        n_iter_no_change=10,
+        tol=0.01,
+    )
+    capsys.readouterr()
