@@ -15,7 +15,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 WORKERS ?= 2
 
-.PHONY: setup lab test unit notebooks-test smoke book slides lint format browser-deps bench clean lock
+.PHONY: setup lab test unit smoke book slides lint format browser-deps bench bench-notebooks clean lock
 
 ## setup: create .venv with the pinned dependencies and course_lib (editable); idempotent
 setup: $(STAMP)
@@ -32,35 +32,32 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 lab: setup
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks
 
-## test: setup when needed, then lint, unit tests, notebook smoke runs, nbval on committed outputs, browser
+## test: setup when needed, then lint, unit tests, notebook smoke runs, browser tests, nbval on committed outputs
 test: setup browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n $(WORKERS) --dist loadscope tests
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup tests
 	$(BIN)/pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 ## unit: only the fast unit tests (no notebooks, no browser)
 unit: setup
 	$(BIN)/pytest -n $(WORKERS) -m "not notebook and not browser" tests
 
-## smoke: every notebook in smoke mode (SMOKE=True), outputs into build/smoke/
+## smoke: every notebook in smoke mode (SMOKE=True), outputs into build/smoke/, with a timing table
 smoke: setup
-	@mkdir -p build/smoke
-	printf '%s\n' $(NOTEBOOKS) | xargs -P $(WORKERS) -I{} sh -c \
-	  'nb={}; $(BIN)/papermill --cwd notebooks -k python3 -p SMOKE True "$$nb" "build/smoke/$$(basename $$nb)" --log-level WARNING'
+	$(PY) scripts/run_notebooks.py --smoke -j $(WORKERS)
 
-## book: full run of every notebook (two at a time), outputs written back, static HTML in build/
+## book: full run of every notebook (two at a time), outputs written back, static HTML site in build/ (index.html)
 book: setup
-	printf '%s\n' $(NOTEBOOKS) | xargs -P $(WORKERS) -I{} sh -c \
-	  'nb={}; $(BIN)/papermill --cwd notebooks -k python3 "$$nb" "$$nb" --log-level WARNING'
-	$(PY) -m course_lib.book build
+	$(PY) scripts/run_notebooks.py --inplace -j $(WORKERS)
+	$(PY) scripts/course_map.py
+	$(PY) scripts/build_book.py
 
-## slides: reveal.js slides of every notebook into build/slides (REVEAL_PREFIX to serve reveal.js locally)
-REVEAL_PREFIX ?= https://unpkg.com/reveal.js@4.6.1
+## slides: reveal.js slides of every notebook into build/slides/. Offline classroom: unpack reveal.js
+## (npm pack reveal.js@4.6.1) and run `make slides REVEAL_DIR=path/to/package`, or set REVEAL_PREFIX.
+REVEAL_DIR ?=
 slides: setup
-	@mkdir -p build/slides
-	$(BIN)/jupyter nbconvert --to slides --output-dir build/slides \
-	  --SlidesExporter.reveal_url_prefix=$(REVEAL_PREFIX) $(NOTEBOOKS)
+	$(PY) scripts/build_book.py --slides $(if $(REVEAL_DIR),--local-reveal $(REVEAL_DIR))
 
 ## browser-deps: Debian's chromium for the browser tests (installed when missing and we are root)
 browser-deps:
@@ -79,8 +76,13 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: optimizer speed against torch.optim (ratios ours/torch)
 bench: setup
 	$(PY) benchmarks/bench_optim.py
+
+## bench-notebooks: each notebook's wall time in smoke and full mode (the README's table)
+bench-notebooks: setup
+	$(PY) benchmarks/bench_notebooks.py
 
 ## lock: regenerate constraints.txt from the current environment
 lock:
