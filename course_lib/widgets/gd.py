@@ -39,6 +39,7 @@ from course_lib.landscapes import (
     trajectory,
 )
 from course_lib.optim import SGD
+from course_lib.widgets._base import Explorer, figure_png
 
 __all__ = ["GDExplorer", "GDResult", "compute_gd", "draw_gd", "figure_png", "gd_theory_losses"]
 
@@ -194,22 +195,6 @@ def compute_gd(
     )
 
 
-def figure_png(fig, dpi: int = 80) -> bytes:
-    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``).
-
-    Example:
-        >>> import matplotlib.pyplot as plt
-        >>> fig, ax = plt.subplots()
-        >>> figure_png(fig)[:4]
-        b'\\x89PNG'
-    """
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    return buffer.getvalue()
-
-
 def draw_gd(result: GDResult, axes=None):
     """Draw a :class:`GDResult`: the path on the contours, and the loss per step (measured and theory).
 
@@ -241,7 +226,7 @@ def draw_gd(result: GDResult, axes=None):
     return fig
 
 
-class GDExplorer(widgets.VBox):
+class GDExplorer(Explorer):
     """Sliders for lr, condition number and steps; the path, the loss per step and a status line.
 
     Children (in order): ``lr_slider``, ``kappa_slider``, ``steps_slider``, ``status`` (HTML),
@@ -279,7 +264,6 @@ class GDExplorer(widgets.VBox):
         w = widgets
         check_number("L", L, low=0.0, low_inclusive=False)
         self.L = float(L)
-        self._draw = bool(draw)
         style = {"description_width": "110px"}
         layout = w.Layout(width="480px")
         self.lr_slider = w.FloatSlider(
@@ -314,46 +298,15 @@ class GDExplorer(widgets.VBox):
             style=style,
             layout=layout,
         )
-        self.status = w.HTML()
-        self.figure = w.Image(format="png")
-        self.result: GDResult | None = None
-        super().__init__(
-            children=[
-                self.lr_slider,
-                self.kappa_slider,
-                self.steps_slider,
-                self.status,
-                self.figure,
-            ]
+        self._build([self.lr_slider, self.kappa_slider, self.steps_slider], draw=draw)
+
+    def compute(self) -> GDResult:
+        return compute_gd(
+            self.lr_slider.value, self.kappa_slider.value, self.steps_slider.value, L=self.L
         )
-        for slider in (self.lr_slider, self.kappa_slider, self.steps_slider):
-            slider.observe(self._on_change, names="value")
-        self.update()
 
-    def _on_change(self, change) -> None:
-        self.update()
+    def describe(self, result: GDResult) -> tuple[str, bool]:
+        return result.status, not result.trajectory.diverged
 
-    def update(self) -> None:
-        """Recompute with the current slider values, redraw, and set ``result`` and ``status``."""
-        try:
-            self.result = compute_gd(
-                self.lr_slider.value,
-                self.kappa_slider.value,
-                self.steps_slider.value,
-                L=self.L,
-            )
-        except Exception as exc:  # a widget never raises: show the message instead
-            self.result = None
-            self.status.value = f"<b>error:</b> {type(exc).__name__}: {exc}"
-            return
-        colour = "#b00" if self.result.trajectory.diverged else "#060"
-        self.status.value = f"<span style='color:{colour}'>{self.result.status}</span>"
-        if self._draw:
-            self._render()
-
-    def _render(self) -> None:
-        import matplotlib.pyplot as plt
-
-        fig = draw_gd(self.result)
-        self.figure.value = figure_png(fig)
-        plt.close(fig)
+    def draw(self, result: GDResult):
+        return draw_gd(result)

@@ -40,7 +40,7 @@ from course_lib.landscapes import (
     trajectory,
 )
 from course_lib.optim import SGD
-from course_lib.widgets.gd import figure_png
+from course_lib.widgets._base import Explorer
 
 __all__ = [
     "MomentumExplorer",
@@ -351,7 +351,7 @@ def draw_momentum(result: MomentumResult, axes=None):
     return fig
 
 
-class MomentumExplorer(widgets.VBox):
+class MomentumExplorer(Explorer):
     """Distill-style momentum explorer: lr, momentum, heavy ball / Nesterov, condition number.
 
     Children (in order): ``lr_slider``, ``momentum_slider``, ``method`` (ToggleButtons, value
@@ -386,7 +386,6 @@ class MomentumExplorer(widgets.VBox):
         w = widgets
         check_number("L", L, low=0.0, low_inclusive=False)
         self.L = float(L)
-        self._draw = bool(draw)
         style = {"description_width": "110px"}
         layout = w.Layout(width="480px")
         common = {"continuous_update": False, "style": style, "layout": layout}
@@ -426,9 +425,6 @@ class MomentumExplorer(widgets.VBox):
         self.steps_slider = w.IntSlider(
             value=steps, min=10, max=300, step=10, description="steps", **common
         )
-        self.status = w.HTML()
-        self.figure = w.Image(format="png")
-        self.result: MomentumResult | None = None
         controls = [
             self.lr_slider,
             self.momentum_slider,
@@ -436,38 +432,20 @@ class MomentumExplorer(widgets.VBox):
             self.kappa_slider,
             self.steps_slider,
         ]
-        super().__init__(children=[*controls, self.status, self.figure])
-        for control in controls:
-            control.observe(self._on_change, names="value")
-        self.update()
+        self._build(controls, draw=draw)
 
-    def _on_change(self, change) -> None:
-        self.update()
+    def compute(self) -> MomentumResult:
+        return compute_momentum(
+            self.lr_slider.value,
+            self.momentum_slider.value,
+            self.method.value,
+            self.kappa_slider.value,
+            self.steps_slider.value,
+            L=self.L,
+        )
 
-    def update(self) -> None:
-        """Recompute with the current controls, redraw, and set ``result`` and ``status``."""
-        try:
-            self.result = compute_momentum(
-                self.lr_slider.value,
-                self.momentum_slider.value,
-                self.method.value,
-                self.kappa_slider.value,
-                self.steps_slider.value,
-                L=self.L,
-            )
-        except Exception as exc:  # a widget never raises: show the message instead
-            self.result = None
-            self.status.value = f"<b>error:</b> {type(exc).__name__}: {exc}"
-            return
-        ok = not self.result.trajectory.diverged and self.result.rate < 1.0
-        colour = "#060" if ok else "#b00"
-        self.status.value = f"<span style='color:{colour}'>{self.result.status}</span>"
-        if self._draw:
-            self._render()
+    def describe(self, result: MomentumResult) -> tuple[str, bool]:
+        return result.status, not result.trajectory.diverged and result.rate < 1.0
 
-    def _render(self) -> None:
-        import matplotlib.pyplot as plt
-
-        fig = draw_momentum(self.result)
-        self.figure.value = figure_png(fig)
-        plt.close(fig)
+    def draw(self, result: MomentumResult):
+        return draw_momentum(result)
