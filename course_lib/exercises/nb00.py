@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from course_lib.exercises._answers import missing as _missing
+
 __all__ = ["check_grad_factor", "check_num_parameters", "check_sgd_group_keys"]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
 
 
 def check_num_parameters(answer, model: torch.nn.Module) -> bool:

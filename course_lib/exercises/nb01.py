@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
 from course_lib.landscapes import gd_optimal
 
 __all__ = [
@@ -20,28 +22,6 @@ __all__ = [
     "check_optimal_step",
     "check_steps_ratio",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer) -> float | None:
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def _close(value: float, expected: float, rel: float) -> bool:

@@ -4,29 +4,10 @@ from __future__ import annotations
 
 import math
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
+
 __all__ = ["check_adagrad_rate", "check_rotation_invariant", "check_uncorrected_first_step"]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def check_uncorrected_first_step(answer) -> bool:

@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import math
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
+
 __all__ = [
     "check_adam_l2_ratio",
     "check_adamw_shrink",
     "check_dropout_scale",
     "check_l2_weight_decay",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer):
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def check_l2_weight_decay(answer) -> bool:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from course_lib import schedules as S
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
 
 __all__ = [
     "check_cosine_t_max",
@@ -24,28 +26,6 @@ __all__ = [
     "check_plateau_arguments",
     "check_warmup_lr",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer) -> float | None:
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def check_onecycle_peak_step(answer, total_steps: int = 200, pct_start: float = 0.25) -> bool:

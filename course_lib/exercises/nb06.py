@@ -15,6 +15,9 @@ import math
 import torch
 from torch import nn
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import numbers as _numbers
 from course_lib.param_groups import discriminative_lrs, no_decay_groups
 
 __all__ = [
@@ -43,44 +46,6 @@ def exercise_model() -> nn.Sequential:
             nn.ReLU(),
             nn.Linear(64, 10),
         )
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer) -> float | None:
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
-
-
-def _numbers(answer) -> list[float] | None:
-    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
-        print(f"Answer with a list of numbers, got {answer!r}.")
-        return None
-    values = []
-    for item in answer:
-        if isinstance(item, bool) or not isinstance(item, (int, float)):
-            print(f"Answer with a list of numbers, got an element {item!r}.")
-            return None
-        if not math.isfinite(item):
-            print(f"Answer with finite numbers, got {item!r}.")
-            return None
-        values.append(float(item))
-    return values
 
 
 def _all_close(a, b, rel=1e-6) -> bool:

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from course_lib.exercises._answers import missing as _missing
+
 __all__ = [
     "check_adam_first_step_eps",
     "check_adam_gradient_scale",
@@ -20,13 +22,6 @@ __all__ = [
     "keras_piecewise_curve",
     "multistep_curve",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
 
 
 def _as_number(answer) -> float | None:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from course_lib.exercises._answers import missing as _missing
+
 __all__ = [
     "check_log_uniform_fraction",
     "check_no_files_arguments",
@@ -15,13 +17,6 @@ __all__ = [
     "check_significant",
     "scheduler_steps",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
 
 
 def scheduler_steps(batches_per_epoch: int, epochs: int, accumulate_grad_batches: int = 1) -> int:
