@@ -1,0 +1,257 @@
+"""course_lib.widgets.adaptive and course_lib.plots.adaptive: race, bias correction, counterexample."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_lib import landscapes
+from course_lib.compare import run_grid
+from course_lib.plots.adaptive import plot_bias_correction, plot_race, plot_seed_spread
+from course_lib.widgets import adaptive as wa
+
+
+@pytest.mark.parametrize(
+    ("beta1", "beta2"), [(0.9, 0.999), (0.5, 0.99), (0.0, 0.9), (0.99, 0.9999)]
+)
+def test_bias_correction_removes_the_zero_start_exactly_for_a_constant_gradient(beta1, beta2):
+    r = wa.bias_correction(beta1, beta2, steps=40, g=-2.0)
+    t = np.arange(1, 41)
+    np.testing.assert_allclose(r.m, (1 - beta1**t) * -2.0, rtol=1e-12)
+    np.testing.assert_allclose(r.v, (1 - beta2**t) * 4.0, rtol=1e-12)
+    np.testing.assert_allclose(r.m_hat, -2.0, rtol=1e-12)
+    np.testing.assert_allclose(r.v_hat, 4.0, rtol=1e-12)
+    np.testing.assert_allclose(r.step_corrected, -r.lr * 2.0 / (2.0 + r.eps), rtol=1e-12)
+    assert r.first_step_ratio == pytest.approx((1 - beta1) / math.sqrt(1 - beta2), rel=1e-6)
+
+
+def test_bias_correction_matches_adam_first_steps():
+    """The corrected step is exactly torch's Adam step on f(θ) = g·θ."""
+    r = wa.bias_correction(0.8, 0.95, steps=5, gradient="noisy", g=0.5, noise=2.0, seed=3, lr=0.1)
+    theta = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.Adam([theta], lr=0.1, betas=(0.8, 0.95), eps=1e-8)
+    for i, g in enumerate(r.g):
+        before = theta.item()
+        opt.zero_grad()
+        (float(g) * theta).sum().backward()
+        opt.step()
+        assert before - theta.item() == pytest.approx(r.step_corrected[i], rel=1e-10)
+
+
+def test_bias_correction_noise_is_seeded():
+    a = wa.bias_correction(gradient="noisy", steps=10, seed=1)
+    b = wa.bias_correction(gradient="noisy", steps=10, seed=1)
+    c = wa.bias_correction(gradient="noisy", steps=10, seed=2)
+    np.testing.assert_array_equal(a.g, b.g)
+    assert not np.array_equal(a.g, c.g)
+    assert "first step" in a.status()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"beta1": 1.0}, ValueError, r"beta1 must be a finite number in \[0, 1\), got 1.0"),
+        ({"beta2": -0.1}, ValueError, "beta2 must be"),
+        ({"steps": 0}, ValueError, "steps must be an integer"),
+        ({"gradient": "random"}, ValueError, "gradient must be one of 'constant', 'noisy'"),
+        ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+        ({"noise": "big"}, TypeError, "noise must be"),
+    ],
+)
+def test_bias_correction_rejects_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        wa.bias_correction(**kwargs)
+
+
+def test_sgd_and_momentum_do_not_notice_a_rotation_but_adagrad_does():
+    names = ["SGD", "Momentum", "Adagrad", "RMSprop"]
+    aligned = wa.race("quadratic", names, steps=100)
+    rotated = wa.race("rotated quadratic", names, steps=100)
+    for name in ("SGD", "Momentum"):
+        np.testing.assert_allclose(
+            aligned.trajectories[name].losses,
+            rotated.trajectories[name].losses,
+            rtol=1e-9,
+            atol=1e-14,
+        )
+    for name in ("Adagrad", "RMSprop"):
+        assert aligned.steps_to(name, 1e-6) < 30
+        slow = rotated.steps_to(name, 1e-6)
+        assert slow is None or slow > 60
+
+
+def test_race_reports_divergence_without_raising():
+    r = wa.race("rosenbrock", ["SGD", "Adam"], lr_scale=10.0, steps=100)
+    assert r.diverged() == ["SGD"]
+    assert r.trajectories["SGD"].diverged_at is not None
+    assert r.final_gap("SGD") == math.inf
+    assert "SGD (lr=0.01): diverged at step" in r.status()
+    assert set(r.labelled()) == {"SGD (lr=0.01)", "Adam (lr=1)"}
+
+
+def test_race_uses_explicit_rates_and_any_landscape():
+    q = landscapes.quadratic(4.0)
+    r = wa.race(q, ["SGD"], {"SGD": 0.5}, lr_scale=2.0, steps=20)
+    assert r.lrs == {"SGD": 1.0}
+    assert r.landscape is q
+    with pytest.raises(ValueError, match="lrs must give a rate for 'Adam'"):
+        wa.race(q, ["Adam"], steps=5)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (("hills", ["SGD"]), {}, ValueError, "landscape must be one of"),
+        (("quadratic", ["Lion"]), {}, ValueError, "optimizer must be one of"),
+        (("quadratic", []), {}, ValueError, "at least one"),
+        (("quadratic", ["SGD", "SGD"]), {}, ValueError, "must not repeat"),
+        (("quadratic", "SGD"), {}, TypeError, "list of names"),
+        (
+            ("quadratic", ["SGD"]),
+            {"lr_scale": 0.0},
+            ValueError,
+            "lr_scale must be a finite number > 0",
+        ),
+        (
+            ("quadratic", ["SGD"]),
+            {"steps": 0},
+            ValueError,
+            r"steps must be an integer in \[1, 5000\]",
+        ),
+        (("quadratic", ["SGD"]), {"lrs": {"SGD": -1.0}}, ValueError, r"lrs\['SGD'\] must be"),
+    ],
+)
+def test_race_rejects_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        wa.race(*args, **kwargs)
+
+
+def test_default_rates_cover_every_landscape_and_optimizer_and_do_not_diverge():
+    assert set(wa.DEFAULT_LRS) == set(wa.LANDSCAPES)
+    for name, rates in wa.DEFAULT_LRS.items():
+        assert set(rates) == set(wa.OPTIMIZERS), name
+        r = wa.race(name, list(wa.OPTIMIZERS), steps=60)
+        assert r.diverged() == [], (name, r.status())
+
+
+def test_tune_race_lrs_picks_the_fastest_stable_rate():
+    best = wa.tune_race_lrs("quadratic", ["SGD"], [0.1, 1.0, 3.0], steps=50)
+    assert best == {"SGD": 1.0}  # 3.0 > 2/L diverges, 0.1 is slow
+    with pytest.raises(ValueError, match="at least one rate"):
+        wa.tune_race_lrs("quadratic", ["SGD"], [])
+
+
+def test_make_optimizer_builds_the_named_variant():
+    p = torch.nn.Parameter(torch.zeros(2))
+    assert wa.make_optimizer("AMSGrad", [p], 0.1).defaults["amsgrad"] is True
+    assert wa.make_optimizer("Momentum", [p], 0.1).defaults["momentum"] == 0.9
+    assert type(wa.make_optimizer("NAdam", [p], 0.1)).__name__ == "NAdam"
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        wa.make_optimizer("Lion", [p], 0.1)
+
+
+def test_online_counterexample_adam_fails_and_amsgrad_converges():
+    adam = wa.online_counterexample(False, steps=900)
+    ams = wa.online_counterexample(True, steps=900)
+    assert adam.x[-1] == 1.0 and ams.x[-1] < -0.9
+    assert adam.average_regret > 0.5 and ams.average_regret < 0.1
+    assert np.all(np.abs(adam.x) <= 1.0)
+    with pytest.raises(ValueError, match="C must be a finite number > 2"):
+        wa.online_counterexample(True, C=2.0)
+
+
+def test_race_explorer_updates_result_and_reports_divergence():
+    w = wa.RaceExplorer(landscape="rosenbrock", optimizers=("SGD", "Adam"), display_figure=False)
+    assert w.result.diverged() == []
+    w.lr_scale_slider.value = 10.0
+    assert w.result.diverged() == ["SGD"]
+    assert "diverged at step" in w.status.value
+    w.landscape_dropdown.value = "quadratic"
+    assert w.result.landscape.name.startswith("quadratic")
+    w.optimizer_select.value = ()
+    assert w.result is None and "Select at least one" in w.status.value
+    w.optimizer_select.value = ("Adagrad",)
+    assert list(w.result.trajectories) == ["Adagrad"]
+    w.steps_slider.value = 50
+    assert w.result.steps == 50
+
+
+def test_explorers_draw_their_figure_into_the_image_and_close_it():
+    open_before = plt.get_fignums()
+    w = wa.RaceExplorer(optimizers=("SGD",), steps=20)
+    assert w.children[-1] is w.figure and w.result is not None
+    first = w.figure.value
+    assert first[:4] == b"\x89PNG"
+    w.lr_scale_slider.value = 0.1
+    assert w.figure.value[:4] == b"\x89PNG" and w.figure.value != first
+    b = wa.BiasCorrectionExplorer(steps=10)
+    assert b.children[-1] is b.figure
+    first = b.figure.value
+    assert first[:4] == b"\x89PNG"
+    b.beta2_slider.value = 0.9
+    assert b.figure.value[:4] == b"\x89PNG" and b.figure.value != first
+    assert plt.get_fignums() == open_before  # every drawn figure was closed
+
+
+def test_explorers_without_display_figure_leave_the_image_empty():
+    race = wa.RaceExplorer(optimizers=("SGD",), steps=20, display_figure=False)
+    bias = wa.BiasCorrectionExplorer(steps=10, display_figure=False)
+    assert race.figure.value == b"" and bias.figure.value == b""
+
+
+def test_explorers_report_a_drawing_error_in_the_status_instead_of_raising(monkeypatch):
+    import course_lib.plots.adaptive as plots
+
+    def broken(result):
+        plt.figure()
+        raise RuntimeError("no canvas")
+
+    monkeypatch.setattr(plots, "plot_race", broken)
+    monkeypatch.setattr(plots, "plot_bias_correction", broken)
+    race = wa.RaceExplorer(optimizers=("SGD",), steps=20)
+    assert race.result is not None and race.figure.value == b""
+    assert "Could not draw: RuntimeError: no canvas" in race.status.value
+    bias = wa.BiasCorrectionExplorer(steps=10)
+    assert "Could not draw: RuntimeError: no canvas" in bias.status.value
+    assert "first step" in bias.status.value
+    plt.close("all")
+
+
+def test_race_explorer_rejects_bad_construction():
+    with pytest.raises(ValueError, match="landscape must be one of"):
+        wa.RaceExplorer(landscape="hills", display_figure=False)
+    with pytest.raises(ValueError, match="steps must be an integer"):
+        wa.RaceExplorer(steps=5, display_figure=False)
+
+
+def test_bias_correction_explorer_follows_its_controls():
+    w = wa.BiasCorrectionExplorer(display_figure=False)
+    assert w.result.first_step_ratio == pytest.approx(0.1 / math.sqrt(0.001), rel=1e-6)
+    w.beta2_slider.value = 0.99
+    assert w.result.first_step_ratio == pytest.approx(1.0, rel=1e-6)
+    w.beta1_slider.value = 0.0
+    assert w.result.first_step_ratio == pytest.approx(10.0, rel=1e-6)
+    w.gradient_dropdown.value = "noisy"
+    assert w.result.g.std() > 0.5
+    w.steps_slider.value = 20
+    assert len(w.result.t) == 20
+    assert "first step" in w.status.value
+    with pytest.raises(ValueError, match="beta2 must be one of"):
+        wa.BiasCorrectionExplorer(beta2=0.5)
+
+
+def test_plots_return_figures_and_axes():
+    fig = plot_race(wa.race("saddle", ["SGD", "Adam"], steps=20))
+    assert len(fig.axes) == 2
+    fig2 = plot_bias_correction(wa.bias_correction(steps=10))
+    assert len(fig2.axes) == 3
+    table = run_grid({"a": lambda s: {"acc": 0.5 + 0.01 * s}, "b": lambda s: {"acc": 0.6}}, [0, 1])
+    ax = plot_seed_spread(table, "acc")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        plot_seed_spread(table, "loss")
+    plt.close("all")
