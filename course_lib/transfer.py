@@ -1,0 +1,362 @@
+"""Fine-tuning strategies for the shipped CNN backbone on the shifted target task (notebook 07).
+
+The backbone (``data/backbone_cnn.pt``, :func:`course_lib.models.pretrained_cnn`) learned
+:math:`\\phi_\\theta` (``model.features``) on the source task; the target task
+(:func:`course_lib.data.transfer_target`) has the same ten classes, digits stretched in time, and only a
+few labelled examples. A strategy decides where :math:`\\theta` starts, which parameters train and at
+which peak rate. The head :math:`W` (``model.classifier``) is always fresh, initialised by the seed,
+and gets the head rate :math:`\\eta_h` (``lr``); the backbone gets :math:`\\eta_b` (``backbone_lr``,
+default :math:`\\eta_h / 10`):
+
+==================  ===================================================================================
+scratch             random :math:`\\theta`, every parameter at :math:`\\eta_h` (no transfer: the baseline)
+feature_extraction  pretrained :math:`\\theta` frozen; only the head trains (at :math:`\\eta_h`)
+uniform             pretrained, every parameter at :math:`\\eta_h` (one rate for all)
+uniform_low         pretrained, every parameter at :math:`\\eta_b`
+differential        pretrained, backbone at :math:`\\eta_b`, head at :math:`\\eta_h` (discriminative rates)
+gradual             ULMFiT's gradual unfreezing with differential rates: the head alone in epoch 0,
+                    then one more block (block3, block2, block1) at the start of each epoch
+gradual_slow        as gradual, one more block every ``max(1, epochs // 4)`` epochs
+==================  ===================================================================================
+
+Everything else is identical across strategies, so the comparison isolates the strategy: the
+training loop :func:`course_lib.pretrain.train_classifier` (the loop that pretrained the backbone)
+with AdamW without weight decay, the one-cycle schedule stepped per batch (each group's own peak
+rate), batch size, epochs, circular-shift augmentation, and the same seed for the head, the batch
+order and the labelled subset. ``benchmarks/bench_transfer.py`` runs the longer comparison.
+
+    >>> m = run_strategy("feature_extraction", seed=0, epochs=2)
+    >>> sorted(m)
+    ['cpu_s', 'diverged', 'test_acc', 'train_loss']
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from course_lib._validation import check_bool, check_choice, check_int, check_number
+from course_lib.compare import Table, run_grid
+from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, transfer_target
+from course_lib.models import CNN, backbone_info, load_backbone
+from course_lib.param_groups import GradualUnfreezer, Rule, freeze, split
+from course_lib.pretrain import evaluate, train_classifier
+
+__all__ = [
+    "BLOCKS",
+    "DEFAULTS",
+    "DESCRIPTIONS",
+    "STRATEGIES",
+    "FineTuneResult",
+    "Strategy",
+    "build_strategy",
+    "compare_strategies",
+    "fine_tune",
+    "run_strategy",
+]
+
+#: The strategies, in the order the notebook and the benchmark print them.
+STRATEGIES: tuple[str, ...] = (
+    "scratch",
+    "feature_extraction",
+    "uniform",
+    "uniform_low",
+    "differential",
+    "gradual",
+    "gradual_slow",
+)
+
+#: One line per strategy (for tables and widgets).
+DESCRIPTIONS: dict[str, str] = {
+    "scratch": "random backbone, all parameters at the head rate",
+    "feature_extraction": "pretrained backbone frozen, only the head trains",
+    "uniform": "pretrained, all parameters at the head rate",
+    "uniform_low": "pretrained, all parameters at the backbone rate",
+    "differential": "pretrained, backbone at the low rate, head at the high rate",
+    "gradual": "differential rates, one more block unfrozen every epoch (head first)",
+    "gradual_slow": "differential rates, one more block unfrozen every epochs // 4 epochs",
+}
+
+#: The blocks of the CNN from input to head, as gradual unfreezing releases them (head first).
+BLOCKS: tuple[str, ...] = ("features.block1", "features.block2", "features.block3", "classifier")
+
+#: Default fine-tuning settings (measured in ``benchmarks/bench_transfer.py``).
+DEFAULTS: dict = {
+    "n_train": TRANSFER_TARGET_N_TRAIN,
+    "epochs": 30,
+    "batch_size": 32,
+    "lr": 1e-2,
+    "backbone_lr_factor": 0.1,
+    "max_shift": 10,
+}
+
+
+@dataclass
+class Strategy:
+    """A model ready to fine-tune: its parameter groups (peak rates) and the per-epoch hook.
+
+    Attributes:
+        name: the strategy's name (one of :data:`STRATEGIES`, or ``"custom"``).
+        model: the CNN (backbone loaded unless ``name == "scratch"``; fresh head).
+        groups: optimizer parameter groups, each with ``"name"`` and its peak ``"lr"``; frozen
+            parameters that will be unfrozen later are in them already.
+        unfreezer: a :class:`course_lib.param_groups.GradualUnfreezer` (gradual strategies only).
+    """
+
+    name: str
+    model: CNN
+    groups: list[dict]
+    unfreezer: GradualUnfreezer | None = None
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Hook for ``train_classifier``: apply the unfreezing state of ``epoch`` (if any)."""
+        if self.unfreezer is not None:
+            self.unfreezer.step(epoch)
+
+    def trainable(self) -> int:
+        """Number of scalar parameters that currently have ``requires_grad=True``."""
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def _model(seed: int, pretrained: bool, path) -> CNN:
+    info = backbone_info(path)
+    model = CNN(seed=seed, **info["model"])  # same head initialisation with or without transfer
+    return load_backbone(model, path) if pretrained else model
+
+
+def build_strategy(
+    name: str,
+    seed: int = 0,
+    *,
+    lr: float = DEFAULTS["lr"],
+    backbone_lr: float | None = None,
+    epochs: int = DEFAULTS["epochs"],
+    path=None,
+) -> Strategy:
+    """Build the model and parameter groups of one strategy (see the module docstring).
+
+    Args:
+        name: one of :data:`STRATEGIES`.
+        seed: initialises the head (and, for ``"scratch"``, the backbone).
+        lr: the head rate :math:`\\eta_h` (peak of the one-cycle schedule), > 0.
+        backbone_lr: :math:`\\eta_b`, > 0; default ``lr * 0.1``.
+        epochs: the training length (only ``gradual_slow`` uses it, for its unfreezing period).
+        path: the backbone ``.pt`` (default: the shipped one).
+
+    Returns:
+        A :class:`Strategy`.
+
+    Example:
+        >>> s = build_strategy("differential", seed=0, lr=1e-2)
+        >>> [(g["name"], g["lr"]) for g in s.groups]
+        [('backbone', 0.001), ('head', 0.01)]
+    """
+    check_choice("name", name, STRATEGIES)
+    check_int("seed", seed, low=0)
+    check_number("lr", lr, low=0.0, low_inclusive=False)
+    if backbone_lr is None:
+        backbone_lr = lr * DEFAULTS["backbone_lr_factor"]
+    check_number("backbone_lr", backbone_lr, low=0.0, low_inclusive=False)
+    check_int("epochs", epochs, low=1)
+    lr, backbone_lr = float(lr), float(backbone_lr)
+    model = _model(seed, pretrained=name != "scratch", path=path)
+    unfreezer = None
+    if name in ("scratch", "uniform", "uniform_low"):
+        rate = backbone_lr if name == "uniform_low" else lr
+        groups = [{"params": list(model.parameters()), "name": "all", "lr": rate}]
+    elif name == "feature_extraction":
+        freeze(model, "features")
+        groups = split(model, [Rule(prefix="classifier", name="head", lr=lr)])
+    else:
+        gradual = name in ("gradual", "gradual_slow")
+        if gradual:
+            freeze(model, "features")
+        rules = [
+            Rule(prefix="features", name="backbone", lr=backbone_lr),
+            Rule(prefix="classifier", name="head", lr=lr),
+        ]
+        groups = split(model, rules, include_frozen=gradual)
+        if gradual:
+            every = 1 if name == "gradual" else max(1, epochs // len(BLOCKS))
+            unfreezer = GradualUnfreezer(model, BLOCKS, every=every)
+    return Strategy(name, model, groups, unfreezer)
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """What one fine-tuning run measured.
+
+    Attributes:
+        test_acc: final test accuracy.
+        train_loss: mean training loss of each epoch.
+        test_acc_per_epoch: test accuracy before each epoch and after the last (``epochs + 1``
+            values) when tracked, else empty.
+        cpu_s: CPU seconds of training.
+        diverged: a training loss was not finite.
+        diverged_epoch: the first epoch with a non-finite loss (``None`` if none).
+    """
+
+    test_acc: float
+    train_loss: list[float]
+    cpu_s: float
+    diverged: bool
+    diverged_epoch: int | None = None
+    test_acc_per_epoch: list[float] = field(default_factory=list)
+
+
+class _EpochHook:
+    """``on_epoch_start(epoch)``: the strategy's unfreezing, then (optionally) a test evaluation."""
+
+    def __init__(self, strategy: Strategy, data: Split | None):
+        self.strategy, self.data, self.accs = strategy, data, []
+
+    def __call__(self, epoch: int) -> None:
+        self.strategy.on_epoch_start(epoch)
+        if self.data is not None:  # evaluation changes no RNG state and no parameter
+            self.accs.append(evaluate(self.strategy.model, self.data.x_test, self.data.y_test))
+
+
+def fine_tune(
+    strategy: Strategy,
+    data: Split,
+    *,
+    seed: int = 0,
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    max_shift: int = DEFAULTS["max_shift"],
+    track_test: bool = False,
+) -> FineTuneResult:
+    """Train a :class:`Strategy` on ``data`` with :func:`course_lib.pretrain.train_classifier`.
+
+    AdamW (no weight decay) with one-cycle rates stepped per batch, group :math:`g` peaking at its own
+    ``lr``; per batch :math:`\\theta \\leftarrow \\text{AdamW}(\\theta, \\nabla L_B)` for the trainable
+    parameters only (a frozen parameter has no gradient and is skipped). A non-finite training loss
+    is reported (``diverged``), never raised.
+
+    Args:
+        strategy: from :func:`build_strategy` (trained in place).
+        data: the target task split.
+        seed: batch order and augmentation shifts.
+        epochs, batch_size, max_shift: as in ``train_classifier``.
+        track_test: also measure the test accuracy at the start of every epoch (for curves).
+
+    Returns:
+        A :class:`FineTuneResult`.
+    """
+    if not isinstance(strategy, Strategy):
+        raise TypeError(
+            f"strategy must be a Strategy (build_strategy), got {type(strategy).__name__}"
+        )
+    check_bool("track_test", track_test)
+    hook = _EpochHook(strategy, data if track_test else None)
+    with torch.random.fork_rng(devices=[]):
+        stats = train_classifier(
+            strategy.model,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=max(g["lr"] for g in strategy.groups),
+            weight_decay=0.0,
+            optimizer="AdamW",
+            schedule="onecycle",
+            max_shift=max_shift,
+            seed=seed,
+            params=strategy.groups,
+            on_epoch_start=hook,
+        )
+    losses = [float(v) for v in stats["train_loss"]]
+    bad = [e for e, v in enumerate(losses) if not math.isfinite(v)]
+    accs = [*hook.accs, float(stats["test_acc"])] if track_test else []
+    return FineTuneResult(
+        test_acc=float(stats["test_acc"]),
+        train_loss=losses,
+        cpu_s=float(stats["cpu_s"]),
+        diverged=bool(bad),
+        diverged_epoch=bad[0] if bad else None,
+        test_acc_per_epoch=accs,
+    )
+
+
+def run_strategy(
+    name: str,
+    seed: int = 0,
+    *,
+    data: Split | None = None,
+    n_train: int = DEFAULTS["n_train"],
+    epochs: int = DEFAULTS["epochs"],
+    batch_size: int = DEFAULTS["batch_size"],
+    lr: float = DEFAULTS["lr"],
+    backbone_lr: float | None = None,
+    max_shift: int = DEFAULTS["max_shift"],
+    path=None,
+) -> dict[str, float]:
+    """Run one strategy with one seed on the target task; return its metrics.
+
+    Args:
+        name: one of :data:`STRATEGIES`.
+        seed: the head's initialisation, the batch order, the augmentation and (when ``data`` is
+            ``None``) which ``n_train`` target examples are labelled.
+        data: the split to train on; default ``transfer_target(n_train, seed=seed)``.
+        n_train: labelled target examples when ``data`` is ``None``.
+        epochs, batch_size, max_shift: training settings (see :data:`DEFAULTS`).
+        lr, backbone_lr: head and backbone peak rates (see :func:`build_strategy`).
+        path: the backbone ``.pt`` (default: the shipped one).
+
+    Returns:
+        ``{"test_acc", "train_loss" (last epoch), "cpu_s", "diverged" (1.0 or 0.0)}``, all floats,
+        as :func:`course_lib.compare.run_grid` expects.
+
+    Example:
+        >>> run_strategy("scratch", seed=0, epochs=1)["test_acc"] > 0.0
+        True
+    """
+    check_choice("name", name, STRATEGIES)
+    check_int("seed", seed, low=0)
+    if data is None:
+        data = transfer_target(n_train, seed=seed)
+    strategy = build_strategy(name, seed, lr=lr, backbone_lr=backbone_lr, epochs=epochs, path=path)
+    r = fine_tune(
+        strategy, data, seed=seed, epochs=epochs, batch_size=batch_size, max_shift=max_shift
+    )
+    return {
+        "test_acc": r.test_acc,
+        "train_loss": r.train_loss[-1],
+        "cpu_s": r.cpu_s,
+        "diverged": float(r.diverged),
+    }
+
+
+def compare_strategies(
+    names: Sequence[str] = STRATEGIES,
+    seeds: Iterable[int] = (0, 1, 2),
+    *,
+    progress: bool = False,
+    **kwargs,
+) -> Table:
+    """Every strategy with every seed (:func:`course_lib.compare.run_grid` over :func:`run_strategy`).
+
+    Args:
+        names: strategies to run.
+        seeds: distinct seeds, the same for every strategy.
+        progress: show a progress bar.
+        **kwargs: passed to :func:`run_strategy` (``epochs``, ``lr``, ``n_train``, ...).
+
+    Returns:
+        A :class:`course_lib.compare.Table`; ``.summary()`` gives mean ± std per strategy.
+
+    Example:
+        >>> t = compare_strategies(["feature_extraction"], seeds=[0], epochs=1)
+        >>> t.configs
+        ['feature_extraction']
+    """
+    names = list(names)
+    if not names:
+        raise ValueError("names must hold at least one strategy, got []")
+    for i, n in enumerate(names):
+        check_choice(f"names[{i}]", n, STRATEGIES)
+    configs = {n: functools.partial(run_strategy, n, **kwargs) for n in names}
+    return run_grid(configs, seeds, progress=progress)
