@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
 from course_lib.transfer import build_strategy
 
 __all__ = [
@@ -21,29 +23,6 @@ __all__ = [
     "check_feature_extraction_parameters",
     "check_gradual_trainable",
 ]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer) -> float | None:
-    """``answer`` as a finite float, or ``None`` after printing what was expected."""
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def _trainable(name: str, epoch: int | None = None) -> int:

@@ -14,34 +14,13 @@ import math
 
 import torch
 
+from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import number as _number
 from course_lib.lr_finder import sweep_lrs
 from course_lib.optim import SGD
 from course_lib.schedulers import OneCycleLR
 
 __all__ = ["check_onecycle_momentum", "check_smoothed_loss", "check_sweep_lr"]
-
-
-def _missing(answer) -> bool:
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
-        return True
-    return False
-
-
-def _number(answer) -> float | None:
-    """``answer`` as a finite float, or ``None`` after printing what was expected."""
-    if isinstance(answer, bool):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    if not math.isfinite(value):
-        print(f"Answer with a finite number, got {answer!r}.")
-        return None
-    return value
 
 
 def check_sweep_lr(
