@@ -28,9 +28,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
 	@touch $(STAMP)
 
-## lab: open the course in JupyterLab on 127.0.0.1 (honours JUPYTER_PORT and JUPYTER_TOKEN)
+## lab: open the course in JupyterLab on 127.0.0.1 (honours JUPYTER_PORT and JUPYTER_TOKEN);
+## as root (containers) Jupyter refuses to start without --allow-root, so it is added there
 lab: setup
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## test: setup when needed, then lint, unit tests, notebook smoke runs, browser tests, nbval on committed outputs
 test: setup browser-deps
