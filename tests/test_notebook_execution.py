@@ -83,14 +83,20 @@ def _git_status():
 
 
 def _checked_texts(nb):
-    """Text outputs of the cells tagged nbval-check-output, in order (what nbval compares)."""
+    """Text outputs of the cells tagged nbval-check-output, in order, streams joined (what nbval compares)."""
     texts = []
     for cell in nb.cells:
         if cell.cell_type != "code" or CHECK_TAG not in cell.metadata.get("tags", []):
             continue
         for out in cell.outputs:
             if out.output_type == "stream":
-                texts.append((cell.source, out.name, out.text))
+                # The kernel flushes a stream in chunks whose boundaries depend on timing: join
+                # consecutive chunks of one stream, as nbval does, and compare the text.
+                last = texts[-1] if texts else None
+                if last is not None and last[0] == cell.source and last[1] == out.name:
+                    texts[-1] = (cell.source, out.name, last[2] + out.text)
+                else:
+                    texts.append((cell.source, out.name, out.text))
             elif out.output_type in ("execute_result", "display_data"):
                 for mime in ("text/plain", "text/html", "text/latex", "text/markdown"):
                     if mime in out.data:
