@@ -128,6 +128,11 @@ class CourseOptimizer(Optimizer):
     ``state_dict``, ``zero_grad``, hooks, pickling) is torch's own.
     """
 
+    #: hyperparameters that checkpoints from before they existed lack, with torch's default for them
+    _setstate_defaults: tuple[tuple[str, object], ...] = ()
+    #: per-parameter state entries kept as tensors (older checkpoints may hold floats)
+    _tensor_state_keys: tuple[str, ...] = ()
+
     def __init__(self, params, defaults: dict) -> None:
         self._check_hyperparameters(defaults)
         items = _items(params, "params")
@@ -141,6 +146,15 @@ class CourseOptimizer(Optimizer):
     @staticmethod
     def _check_hyperparameters(hyperparameters: dict) -> None:
         raise NotImplementedError
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickle as torch does, filling hyperparameters that older checkpoints lack."""
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self._setstate_defaults:
+                group.setdefault(key, value)
+        if self._tensor_state_keys:
+            steps_as_tensors(self, keys=self._tensor_state_keys)
 
     def add_param_group(self, param_group: dict) -> None:
         """Check a group dict (tensors and hyperparameters), then add it as torch does."""

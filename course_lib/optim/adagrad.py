@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse, steps_as_tensors
+from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
 
 __all__ = ["Adagrad"]
 
@@ -44,6 +44,9 @@ class Adagrad(CourseOptimizer):
         >>> w
         tensor([ 0.9000, -1.9000], requires_grad=True)
     """
+
+    _setstate_defaults = (("maximize", False),)
+    _tensor_state_keys = ("step",)
 
     def __init__(
         self,
@@ -97,12 +100,6 @@ class Adagrad(CourseOptimizer):
         state["step"] = new_step_tensor(0.0)
         value = self.defaults["initial_accumulator_value"]
         state["sum"] = torch.full_like(p, value, memory_format=torch.preserve_format)
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:  # checkpoints from before this option existed
-            group.setdefault("maximize", False)
-        steps_as_tensors(self)
 
     @torch.no_grad()
     def step(self, closure=None):

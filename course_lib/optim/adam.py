@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number, check_pair
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse, steps_as_tensors
+from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
 
 __all__ = ["Adam"]
 
@@ -61,6 +61,13 @@ class Adam(CourseOptimizer):
         tensor([ 0.9000, -1.9000], requires_grad=True)
     """
 
+    _setstate_defaults = (
+        ("amsgrad", False),
+        ("maximize", False),
+        ("decoupled_weight_decay", False),
+    )
+    _tensor_state_keys = ("step",)
+
     def __init__(
         self,
         params,
@@ -93,14 +100,6 @@ class Adam(CourseOptimizer):
         check_bool("amsgrad", hp["amsgrad"])
         check_bool("maximize", hp["maximize"])
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:  # checkpoints from before these options existed
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("decoupled_weight_decay", False)
-        steps_as_tensors(self)
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse, steps_as_tensors
+from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
 from course_lib.optim.adam import check_betas
 
 __all__ = ["NAdam"]
@@ -54,6 +54,9 @@ class NAdam(CourseOptimizer):
         tensor([ 0.8944, -1.8944], requires_grad=True)
     """
 
+    _setstate_defaults = (("maximize", False), ("decoupled_weight_decay", False))
+    _tensor_state_keys = ("step", "mu_product")
+
     def __init__(
         self,
         params,
@@ -86,13 +89,6 @@ class NAdam(CourseOptimizer):
         check_number("momentum_decay", hp["momentum_decay"], low=0)
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
         check_bool("maximize", hp["maximize"])
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:  # checkpoints from before these options existed
-            group.setdefault("maximize", False)
-            group.setdefault("decoupled_weight_decay", False)
-        steps_as_tensors(self, keys=("step", "mu_product"))
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse, steps_as_tensors
+from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
 
 __all__ = ["RMSprop"]
 
@@ -48,6 +48,9 @@ class RMSprop(CourseOptimizer):
         tensor([ 0.9800, -1.9800], requires_grad=True)
     """
 
+    _setstate_defaults = (("momentum", 0), ("centered", False), ("maximize", False))
+    _tensor_state_keys = ("step",)
+
     def __init__(
         self,
         params,
@@ -80,14 +83,6 @@ class RMSprop(CourseOptimizer):
         check_number("momentum", hp["momentum"], low=0)
         check_bool("centered", hp["centered"])
         check_bool("maximize", hp["maximize"])
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:  # checkpoints from before these options existed
-            group.setdefault("momentum", 0)
-            group.setdefault("centered", False)
-            group.setdefault("maximize", False)
-        steps_as_tensors(self)
 
     @torch.no_grad()
     def step(self, closure=None):

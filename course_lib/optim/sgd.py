@@ -46,6 +46,8 @@ class SGD(CourseOptimizer):
         tensor([ 0.8000, -1.6000], requires_grad=True)
     """
 
+    _setstate_defaults = (("nesterov", False), ("maximize", False))
+
     def __init__(
         self,
         params,
@@ -80,12 +82,6 @@ class SGD(CourseOptimizer):
                 "nesterov=True requires momentum > 0 and dampening = 0, "
                 f"got momentum={hp['momentum']!r} and dampening={hp['dampening']!r}"
             )
-
-    def __setstate__(self, state: dict) -> None:
-        super().__setstate__(state)
-        for group in self.param_groups:  # checkpoints from before these options existed
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
 
     @torch.no_grad()
     def step(self, closure=None):
