@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from _exercise_tests import answer_tests
 
 from course_lib.exercises import nb02
 
@@ -15,19 +16,10 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_accepts_the_reference_solution(check, capsys):
-    assert check(SOLUTIONS[check]) is True
-    assert "Correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk(check, capsys):
-    assert check(None) is False
-    assert "Fill in your answer" in capsys.readouterr().out
-    for junk in ("abc", {}, False, float("inf")):
-        assert check(junk) is False
-    assert "Answer with" in capsys.readouterr().out
+(
+    test_check_accepts_the_reference_solution,
+    test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk,
+) = answer_tests(SOLUTIONS, junk=("abc", {}, False, float("inf")))
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """Notebook 05's self-checks accept the reference solutions and reject typical mistakes."""
 
 import pytest
+from _exercise_tests import answer_tests
 
 from course_lib.exercises import nb05
 
@@ -18,19 +19,10 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_accepts_the_reference_solution(check, capsys):
-    assert check(SOLUTIONS[check]) is True
-    assert "Correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk(check, capsys):
-    assert check(None) is False
-    assert "Fill in your answer" in capsys.readouterr().out
-    for junk in ("abc", [1, 2], True, float("nan"), object()):
-        assert check(junk) is False
-    assert "Answer with" in capsys.readouterr().out
+(
+    test_check_accepts_the_reference_solution,
+    test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk,
+) = answer_tests(SOLUTIONS, junk=("abc", [1, 2], True, float("nan"), object()))
 
 
 def test_plateau_check_accepts_an_explicit_mode_and_the_solution_drives_torch_like_sklearn():

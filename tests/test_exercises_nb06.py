@@ -1,6 +1,7 @@
 """Notebook 06's self-checks accept the reference solutions and reject typical mistakes."""
 
 import pytest
+from _exercise_tests import answer_tests
 from torch import nn
 
 from course_lib.exercises import nb06
@@ -14,19 +15,10 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_accepts_the_reference_solution(check, capsys):
-    assert check(SOLUTIONS[check]) is True
-    assert "Correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
-def test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk(check, capsys):
-    assert check(None) is False
-    assert "Fill in your answer" in capsys.readouterr().out
-    for junk in ("abc", True, float("nan"), object(), [1, "x"], [float("inf")]):
-        assert check(junk) is False
-    assert "Answer with" in capsys.readouterr().out
+(
+    test_check_accepts_the_reference_solution,
+    test_check_asks_for_an_answer_when_given_none_and_never_raises_on_junk,
+) = answer_tests(SOLUTIONS, junk=("abc", True, float("nan"), object(), [1, "x"], [float("inf")]))
 
 
 @pytest.mark.parametrize(
