@@ -189,6 +189,20 @@ def _callable_state(fns) -> list:
     ]
 
 
+def _cycled_momentum(scheduler, optimizer, name, cycle_momentum, base_momentum, max_momentum):
+    """Set ``cycle_momentum`` and, when it is on, the momentum key and per-group momentum bounds."""
+    scheduler.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+    if scheduler.cycle_momentum:
+        scheduler._momentum_key = _momentum_key(optimizer, name)
+        scheduler.use_beta1 = scheduler._momentum_key == "beta1"
+        scheduler.base_momentums = _per_group(
+            "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
+        )
+        scheduler.max_momentums = _per_group(
+            "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
+        )
+
+
 def _momentum_key(optimizer: Optimizer, owner: str) -> str:
     if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
         raise ValueError(
@@ -725,16 +739,7 @@ class CyclicLR(_ClosedFormScheduler):
         if scale_fn is None:  # torch fixes the scale mode of the built-in modes
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self._step_size_up, self._step_size_down = up, down
-        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
-        if cycle_momentum:
-            self._momentum_key = _momentum_key(optimizer, "CyclicLR")
-            self.use_beta1 = self._momentum_key == "beta1"
-            self.base_momentums = _per_group(
-                "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
-            )
-            self.max_momentums = _per_group(
-                "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
-            )
+        _cycled_momentum(self, optimizer, "CyclicLR", cycle_momentum, base_momentum, max_momentum)
         if last_epoch == -1:
             for i, group in enumerate(optimizer.param_groups):
                 _set_hyper(group, "lr", base_lrs[i])
@@ -846,16 +851,7 @@ class OneCycleLR(_ClosedFormScheduler):
         self.three_phase = check_bool("three_phase", three_phase)
         # the pure schedule checks total_steps, pct_start, anneal_strategy and the phase lengths
         self._cycle(1.0, 0.5, 0.0)
-        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
-        if cycle_momentum:
-            self._momentum_key = _momentum_key(optimizer, "OneCycleLR")
-            self.use_beta1 = self._momentum_key == "beta1"
-            self.base_momentums = _per_group(
-                "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
-            )
-            self.max_momentums = _per_group(
-                "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
-            )
+        _cycled_momentum(self, optimizer, "OneCycleLR", cycle_momentum, base_momentum, max_momentum)
         if last_epoch == -1:
             for i, group in enumerate(optimizer.param_groups):
                 group["initial_lr"] = self.max_lrs[i] / div_factor
