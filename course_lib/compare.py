@@ -21,6 +21,13 @@ and picks the one with the best mean of a *validation* metric. :func:`tune_and_c
 several optimizers with the same budget (the same number of candidate rates and seeds each), then
 evaluates each at its best rate on the evaluation seeds, so the comparison is between tuned methods.
 
+Whether one method beats another is a question about the *paired* differences: every method sees
+the same seeds (initialisation, batch order, data split), so :func:`difference` computes
+:math:`d_s = a_s - b_s` per seed and a 95 % t-interval of their mean. :func:`assert_better` passes
+only when that interval excludes zero, :func:`assert_tie` only when it lies inside a stated margin;
+anything else is "not distinguishable with n seeds". :func:`rank` orders several methods and
+measures each adjacent pair, so a ranking is printed together with the evidence for each step.
+
 For the course's small classification tasks, :func:`train_classifier` is a compact minibatch
 training loop returning train/validation/test metrics, and :func:`holdout` carves a validation set
 out of the training data (the test set is only ever used for the final report).
@@ -49,11 +56,18 @@ from course_lib.data import Split
 
 __all__ = [
     "Comparison",
+    "Difference",
+    "Ranking",
     "Summary",
     "Sweep",
     "Table",
+    "assert_better",
+    "assert_tie",
     "best_lr",
+    "difference",
     "holdout",
+    "paired_difference",
+    "rank",
     "run_grid",
     "sweep",
     "train_classifier",
@@ -767,3 +781,290 @@ def train_classifier(
     out["gap"] = out["train_acc"] - out["test_acc"]
     out["diverged"] = float(diverged or not math.isfinite(out["train_loss"]))
     return out
+
+
+# --- Paired comparisons over seeds ----------------------------------------------------------------
+#
+# Two methods run on the same seeds (same initialisation, same batches, same data split) give paired
+# results a_s, b_s. The seed-to-seed spread that both share cancels in the difference d_s = a_s - b_s,
+# so the interval of the mean difference is much narrower than the two separate error bars suggest.
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The mean paired difference ``a - b`` over seeds, with a two-sided t-interval.
+
+    With :math:`d_s = a_s - b_s` over :math:`n` seeds,
+
+    .. math::
+
+        \\bar d = \\frac1n \\sum_s d_s, \\qquad
+        \\bar d \\pm t_{n-1,\\,(1+c)/2} \\, \\frac{\\mathrm{std}(d)}{\\sqrt n}
+
+    (Student's t with :math:`n-1` degrees of freedom, confidence :math:`c`, 95 % by default). The
+    interval assumes the differences are roughly normal; with few seeds it is wide, which is the
+    point: it only excludes zero when the effect is large against its seed-to-seed noise.
+
+    Attributes:
+        a, b: names of the two methods; metric: what was compared.
+        diffs: the paired differences :math:`d_s`, in seed order; seeds: those seeds.
+        mean, low, high: :math:`\\bar d` and the interval's ends; level: :math:`c`.
+    """
+
+    a: str
+    b: str
+    metric: str
+    seeds: tuple[int, ...]
+    diffs: tuple[float, ...]
+    mean: float
+    low: float
+    high: float
+    level: float
+
+    @property
+    def n(self) -> int:
+        return len(self.diffs)
+
+    def excludes_zero(self) -> bool:
+        """True when the whole interval lies on one side of zero."""
+        return self.low > 0 or self.high < 0
+
+    def within(self, margin: float) -> bool:
+        """True when the whole interval lies inside ``[-margin, margin]``."""
+        return -margin <= self.low and self.high <= margin
+
+    def verdict(self, margin: float | None = None, mode: str = "max") -> str:
+        """What the numbers support, in words.
+
+        ``"a better than b"`` or ``"b better than a"`` (interval excludes zero; ``mode="max"``:
+        higher is better), ``"a and b tie within ±margin"`` (interval inside the margin),
+        otherwise ``"a and b are not distinguishable with n seeds"``.
+        """
+        check_choice("mode", mode, ("max", "min"))
+        if self.excludes_zero():
+            a_wins = (self.mean > 0) == (mode == "max")
+            first, second = (self.a, self.b) if a_wins else (self.b, self.a)
+            return f"{first} better than {second}"
+        if margin is not None and self.within(margin):
+            return f"{self.a} and {self.b} tie within ±{margin:g}"
+        return f"{self.a} and {self.b} are not distinguishable with {self.n} seeds"
+
+    def __str__(self) -> str:
+        return (
+            f"{self.a} - {self.b} ({self.metric}): {self.mean:+.4f}, "
+            f"{self.level:.0%} t-interval [{self.low:+.4f}, {self.high:+.4f}] over {self.n} paired seeds"
+        )
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    level: float = 0.95,
+    names: tuple[str, str] = ("a", "b"),
+    metric: str = "value",
+    seeds: Sequence[int] | None = None,
+) -> Difference:
+    """The mean of ``a[i] - b[i]`` with a t-interval (``a[i]`` and ``b[i]`` from the same seed).
+
+    Args:
+        a, b: results of the two methods, paired by position (at least 2 each, finite).
+        level: confidence of the interval, in (0, 1).
+        names: the two methods' names, for messages; metric: the metric's name.
+        seeds: the seeds of the pairs (default 0, 1, ...).
+
+    Example:
+        >>> d = paired_difference([0.71, 0.745, 0.708], [0.69, 0.72, 0.69])
+        >>> round(d.mean, 4), d.excludes_zero()
+        (0.021, True)
+    """
+    from scipy import stats
+
+    check_number("level", level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    xa = np.asarray(a, dtype=float)
+    xb = np.asarray(b, dtype=float)
+    if xa.ndim != 1 or xa.shape != xb.shape:
+        raise ValueError(
+            f"a and b must be 1-D sequences of the same length, got {xa.shape} and {xb.shape}"
+        )
+    if len(xa) < 2:
+        raise ValueError(f"a paired interval needs at least 2 seeds, got {len(xa)}")
+    d = xa - xb
+    if not np.all(np.isfinite(d)):
+        raise ValueError(f"a and b must be finite (a diverged run has no difference), got d={d}")
+    seeds = tuple(range(len(d))) if seeds is None else tuple(int(s) for s in seeds)
+    mean = float(d.mean())
+    half = float(stats.t.ppf((1 + level) / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return Difference(
+        str(names[0]),
+        str(names[1]),
+        metric,
+        seeds,
+        tuple(map(float, d)),
+        mean,
+        mean - half,
+        mean + half,
+        float(level),
+    )
+
+
+def difference(table: Table, a: str, b: str, metric: str, *, level: float = 0.95) -> Difference:
+    """:func:`paired_difference` of two configurations of ``table``, paired on their seeds.
+
+    Raises ``ValueError`` unless both configurations ran on the same seeds (an unpaired comparison
+    is not what this measures).
+    """
+    by_seed = {}
+    for name in (a, b):
+        check_choice("config", name, table.configs)
+        by_seed[name] = {
+            r["seed"]: r.get(metric, math.nan) for r in table.rows if r["config"] == name
+        }
+    check_choice("metric", metric, table.metrics)
+    if set(by_seed[a]) != set(by_seed[b]):
+        raise ValueError(
+            f"configs {a!r} and {b!r} must share their seeds to be paired, got "
+            f"{sorted(by_seed[a])} and {sorted(by_seed[b])}"
+        )
+    seeds = sorted(by_seed[a])
+    return paired_difference(
+        [by_seed[a][s] for s in seeds],
+        [by_seed[b][s] for s in seeds],
+        level=level,
+        names=(a, b),
+        metric=metric,
+        seeds=seeds,
+    )
+
+
+def _as_difference(source, a, b, metric, level) -> Difference:
+    if isinstance(source, Difference):
+        return source
+    if isinstance(source, Comparison):
+        source = source.table
+    if not isinstance(source, Table):
+        raise TypeError(f"expected a Table, Comparison or Difference, got {type(source).__name__}")
+    if a is None or b is None or metric is None:
+        raise TypeError("a, b and metric are needed when comparing the configurations of a table")
+    return difference(source, a, b, metric, level=level)
+
+
+def assert_better(
+    source,
+    a: str | None = None,
+    b: str | None = None,
+    metric: str | None = None,
+    *,
+    mode: str = "max",
+    level: float = 0.95,
+) -> Difference:
+    """Assert that ``a`` beats ``b``: the paired interval of ``a - b`` excludes zero on a's side.
+
+    ``source`` is a :class:`Table` or :class:`Comparison` (then ``a``, ``b``, ``metric`` name the
+    configurations and the metric) or a ready :class:`Difference`. ``mode="min"`` for losses.
+    Returns the difference so the notebook can print it; the AssertionError quotes the interval.
+
+    Example:
+        >>> t = Table.from_rows([{"config": c, "seed": s, "acc": v} for c, s, v in
+        ...      [("x", 0, 0.80), ("x", 1, 0.83), ("x", 2, 0.79), ("y", 0, 0.70), ("y", 1, 0.74), ("y", 2, 0.70)]])
+        >>> assert_better(t, "x", "y", "acc").excludes_zero()
+        True
+    """
+    check_choice("mode", mode, ("max", "min"))
+    d = _as_difference(source, a, b, metric, level)
+    wins = d.low > 0 if mode == "max" else d.high < 0
+    if not wins:
+        raise AssertionError(
+            f"{d.a} is not shown better than {d.b} ({mode}): {d}; {d.verdict(mode=mode)}"
+        )
+    return d
+
+
+def assert_tie(
+    source,
+    a: str | None = None,
+    b: str | None = None,
+    metric: str | None = None,
+    *,
+    margin: float,
+    level: float = 0.95,
+) -> Difference:
+    """Assert that ``a`` and ``b`` tie: the paired interval of ``a - b`` lies inside ``±margin``.
+
+    A tie is a claim too: that any difference is smaller than ``margin``. An interval that is merely
+    wide (few seeds, noisy runs) does not pass; it is "not distinguishable", which says less.
+    """
+    check_number("margin", margin, low=0.0, low_inclusive=False)
+    d = _as_difference(source, a, b, metric, level)
+    if not d.within(margin):
+        raise AssertionError(f"{d.a} and {d.b} are not shown to tie within ±{margin:g}: {d}")
+    return d
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Configurations ordered by mean, with the paired interval between each adjacent pair.
+
+    ``order`` is best first; ``steps[i]`` is the :class:`Difference` of ``order[i]`` minus
+    ``order[i + 1]``; ``separated[i]`` says whether that interval excludes zero. Only a fully
+    separated ranking (:attr:`strict`) is a ranking; otherwise print it and say which neighbours are
+    not distinguishable.
+    """
+
+    metric: str
+    mode: str
+    order: tuple[str, ...]
+    means: tuple[float, ...]
+    steps: tuple[Difference, ...]
+
+    @property
+    def separated(self) -> tuple[bool, ...]:
+        return tuple(d.excludes_zero() for d in self.steps)
+
+    @property
+    def strict(self) -> bool:
+        return all(self.separated)
+
+    def groups(self) -> list[list[str]]:
+        """The order cut where adjacent pairs are separated: ``[["Adam", "NAdam"], ["SGD"]]``."""
+        out = [[self.order[0]]]
+        for name, sep in zip(self.order[1:], self.separated):
+            if sep:
+                out.append([name])
+            else:
+                out[-1].append(name)
+        return out
+
+    def __str__(self) -> str:
+        width = max(len(c) for c in self.order)
+        n = self.steps[0].n if self.steps else 0
+        lines = [
+            f"ranking by {self.metric} ({self.mode}), {self.steps[0].level:.0%} paired t-intervals, n={n}"
+        ]
+        for i, (name, mean) in enumerate(zip(self.order, self.means)):
+            lines.append(f"{i + 1}. {name.ljust(width)}  mean {mean:.4f}")
+            if i < len(self.steps):
+                d = self.steps[i]
+                word = "separated" if d.excludes_zero() else "not distinguishable"
+                lines.append(
+                    f"   {'>' if d.excludes_zero() else '~'} next by {abs(d.mean):.4f} "
+                    f"[{d.low:+.4f}, {d.high:+.4f}]  {word}"
+                )
+        return "\n".join(lines)
+
+
+def rank(source, metric: str, *, mode: str = "max", level: float = 0.95) -> Ranking:
+    """Order the configurations of a :class:`Table` (or :class:`Comparison`) by mean ``metric``
+    and measure each adjacent pair with a paired interval (see :class:`Ranking`)."""
+    check_choice("mode", mode, ("max", "min"))
+    table = source.table if isinstance(source, Comparison) else source
+    if not isinstance(table, Table):
+        raise TypeError(f"source must be a Table or Comparison, got {type(source).__name__}")
+    summary = table.summary([metric])
+    order = tuple(summary.ranking(metric, mode))
+    steps = tuple(
+        difference(table, order[i], order[i + 1], metric, level=level)
+        for i in range(len(order) - 1)
+    )
+    means = tuple(summary.mean(c, metric) for c in order)
+    return Ranking(metric, mode, order, means, steps)

@@ -148,6 +148,9 @@ def execute(
     cwd: str | os.PathLike = NOTEBOOKS,
     timeout: float | None = 600,
     notebook_timeout: float | None = 1800,
+    parameters: dict | None = None,
+    env: dict[str, str] | None = None,
+    failed_dir: str | os.PathLike | None = None,
 ) -> Result:
     """Run one notebook with papermill and write the cleaned result to ``output``.
 
@@ -160,6 +163,10 @@ def execute(
         timeout: seconds one cell may take (None: no limit).
         notebook_timeout: seconds the whole run may take (None: no limit). A watchdog, because a
             lost kernel message was seen to leave papermill waiting on an idle kernel for good.
+        parameters: more values injected after the ``parameters`` cell (e.g. ``{"SEED": 1}``).
+        env: environment variables for the kernel (e.g. torch's portable kernels); the calling
+            process's environment is restored afterwards.
+        failed_dir: where a failed run's notebook goes (default ``build/failed/``).
 
     Returns:
         a :class:`Result` with the wall time (kernel start included) and the error text on failure.
@@ -169,6 +176,10 @@ def execute(
 
     for key, value in KERNEL_ENV.items():
         os.environ.setdefault(key, value)
+    params = {"SMOKE": True} if smoke else {}
+    params.update(parameters or {})
+    saved_env = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})  # the kernel is a child process: it inherits these
     notebook, output = Path(notebook), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     error = ""
@@ -181,7 +192,7 @@ def execute(
             papermill.execute_notebook(
                 str(notebook),
                 str(tmp),
-                parameters={"SMOKE": True} if smoke else None,
+                parameters=params or None,
                 kernel_name=KERNEL,
                 cwd=str(cwd),
                 progress_bar=False,
@@ -196,6 +207,11 @@ def execute(
             error = _format_error(exc)
         finally:
             watchdog.stop()
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         seconds = time.perf_counter() - start
         if tmp.is_file():
             nb = nbformat.read(tmp, as_version=4)
@@ -203,7 +219,7 @@ def execute(
             if not error:
                 nbformat.write(nb, output)
             else:
-                failed = BUILD / "failed" / notebook.name
+                failed = Path(failed_dir or BUILD / "failed") / notebook.name
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, failed)
                 error += f"\n  partly executed notebook: {_rel(failed)}"

@@ -299,3 +299,100 @@ def test_train_classifier_measure_adds_metrics_of_the_trained_model():
         compare.train_classifier(
             _toy_model, Adam, _toy_split(), epochs=1, measure=lambda model: {"gap": 1.0}
         )
+
+
+# --- paired statistics ------------------------------------------------------------------------------
+
+
+def _paired_table(a, b, names=("a", "b"), metric="acc"):
+    rows = [{"config": names[0], "seed": s, metric: v} for s, v in enumerate(a)]
+    rows += [{"config": names[1], "seed": s, metric: v} for s, v in enumerate(b)]
+    return compare.Table.from_rows(rows)
+
+
+def test_paired_difference_matches_the_t_interval_by_hand():
+    from scipy import stats
+
+    a = np.array([0.71, 0.745, 0.708, 0.73, 0.72])
+    b = np.array([0.69, 0.72, 0.69, 0.70, 0.71])
+    d = compare.paired_difference(a, b)
+    diff = a - b
+    half = stats.t.ppf(0.975, 4) * diff.std(ddof=1) / np.sqrt(5)
+    assert d.mean == pytest.approx(diff.mean())
+    assert (d.low, d.high) == (pytest.approx(diff.mean() - half), pytest.approx(diff.mean() + half))
+    assert d.n == 5 and d.level == 0.95
+
+
+def test_pairing_removes_the_shared_seed_noise():
+    # Both methods share a large per-seed offset; b is always 0.01 lower. Unpaired error bars
+    # overlap completely, the paired interval is tight around 0.01.
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0.0, 0.05, size=5)
+    a = 0.7 + shared + rng.normal(0, 0.001, 5)
+    b = a - 0.01 + rng.normal(0, 0.001, 5)
+    assert a.std(ddof=1) > 2 * 0.01  # the separate spreads hide the effect
+    d = compare.assert_better(_paired_table(a, b), "a", "b", "acc")
+    assert 0.007 < d.low < d.mean < d.high < 0.013
+
+
+def test_assert_better_on_separated_data_and_its_message_on_noise():
+    t = _paired_table([0.80, 0.83, 0.79, 0.81, 0.82], [0.70, 0.74, 0.70, 0.72, 0.71])
+    d = compare.assert_better(t, "a", "b", "acc")
+    assert d.excludes_zero() and d.verdict() == "a better than b"
+    with pytest.raises(AssertionError, match=r"b is not shown better than a .*a better than b"):
+        compare.assert_better(t, "b", "a", "acc")
+    noisy = _paired_table([0.70, 0.75, 0.68, 0.74, 0.71], [0.72, 0.70, 0.73, 0.69, 0.72])
+    with pytest.raises(AssertionError, match="not distinguishable with 5 seeds"):
+        compare.assert_better(noisy, "a", "b", "acc")
+
+
+def test_assert_better_mode_min_is_for_losses():
+    t = _paired_table([0.30, 0.32, 0.31], [0.40, 0.43, 0.41], metric="loss")
+    compare.assert_better(t, "a", "b", "loss", mode="min")
+    with pytest.raises(AssertionError):
+        compare.assert_better(t, "a", "b", "loss", mode="max")
+
+
+def test_assert_tie_needs_a_narrow_interval_not_just_overlap():
+    tied = _paired_table([0.700, 0.720, 0.710, 0.705, 0.715], [0.701, 0.719, 0.712, 0.704, 0.714])
+    d = compare.assert_tie(tied, "a", "b", "acc", margin=0.01)
+    assert d.verdict(margin=0.01) == "a and b tie within ±0.01"
+    # The same mean difference (about 0) but a wide interval: not a tie, only "not distinguishable".
+    wide = _paired_table([0.70, 0.76, 0.66, 0.74, 0.69], [0.72, 0.70, 0.73, 0.69, 0.71])
+    with pytest.raises(AssertionError, match="not shown to tie within ±0.01"):
+        compare.assert_tie(wide, "a", "b", "acc", margin=0.01)
+    assert "not distinguishable" in compare.difference(wide, "a", "b", "acc").verdict(margin=0.01)
+
+
+def test_rank_separates_only_where_the_neighbours_intervals_exclude_zero():
+    rows = []
+    base = [0.0, 0.02, -0.01, 0.01, 0.0]
+    for name, offset, noise in (("top", 0.80, 0.0), ("mid1", 0.70, 0.003), ("mid2", 0.699, -0.003)):
+        rows += [
+            {"config": name, "seed": s, "acc": offset + b + noise * (-1) ** s}
+            for s, b in enumerate(base)
+        ]
+    r = compare.rank(compare.Table.from_rows(rows), "acc")
+    assert r.order[0] == "top"
+    assert r.separated == (True, False)
+    assert not r.strict
+    assert r.groups() == [["top"], sorted(["mid1", "mid2"], key=r.order.index)]
+    text = str(r)
+    assert "separated" in text and "not distinguishable" in text and "n=5" in text
+
+
+def test_difference_refuses_unpaired_seeds_and_bad_input():
+    rows = [{"config": "a", "seed": s, "acc": 0.5} for s in (0, 1, 2)]
+    rows += [{"config": "b", "seed": s, "acc": 0.5} for s in (0, 1, 3)]
+    with pytest.raises(ValueError, match=r"must share their seeds.*\[0, 1, 2\] and \[0, 1, 3\]"):
+        compare.difference(compare.Table.from_rows(rows), "a", "b", "acc")
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        compare.paired_difference([0.5], [0.4])
+    with pytest.raises(ValueError, match="same length"):
+        compare.paired_difference([0.5, 0.6], [0.4])
+    with pytest.raises(ValueError, match="finite"):
+        compare.paired_difference([0.5, math.nan], [0.4, 0.4])
+    with pytest.raises(ValueError, match=r"level must be a finite number in \(0, 1\)"):
+        compare.paired_difference([0.5, 0.6], [0.4, 0.5], level=1.0)
+    with pytest.raises(ValueError, match="margin must be"):
+        compare.assert_tie(_paired_table([0.5, 0.6], [0.5, 0.6]), "a", "b", "acc", margin=0)
