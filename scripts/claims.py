@@ -14,7 +14,7 @@ assertion that failed:
 
 Nothing is written into ``notebooks/``: executed copies go to ``build/claims/<condition>/``, a failed
 run's partial notebook to ``build/claims/failed/<condition>/``, the table to ``build/claims.md`` and
-``build/claims.json``. Exit status 1 when any cell failed.
+``build/claims.json`` (``--report`` elsewhere). Exit status 1 when any cell failed.
 
 Examples::
 
@@ -123,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--ci", action="store_true", help=f"only {CI_CONDITIONS}")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="notebooks at once (default 2)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=runner.BUILD / "claims.md",
+        help="where the table goes (default build/claims.md; a .json beside it)",
+    )
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     args = parser.parse_args(argv)
     if args.jobs < 1:
@@ -148,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         for cond, r in row.items():
             if not r.ok:
                 print(f"\n=== {nb} under {cond} ===\n{r.error}", file=sys.stderr)
-    runner.BUILD.mkdir(exist_ok=True)
-    (runner.BUILD / "claims.md").write_text(text + "\n")
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(text + "\n")
     report = {
         "conditions": {
             n: {"kernels": k, "env": KERNELS[k], "SEED": s} for n, (k, s) in zip(names, conditions)
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             for nb, row in results.items()
         },
     }
-    (runner.BUILD / "claims.json").write_text(json.dumps(report, indent=2) + "\n")
+    args.report.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     return 0 if all(r.ok for row in results.values() for r in row.values()) else 1
 
 
