@@ -15,7 +15,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 WORKERS ?= 2
 
-.PHONY: setup lab test unit smoke book slides lint format browser-deps bench bench-notebooks clean lock
+.PHONY: setup lab test unit smoke book slides claims claims-ci lint format browser-deps bench bench-notebooks clean lock
 
 ## setup: create .venv with the pinned dependencies and course_lib (editable); idempotent
 setup: $(STAMP)
@@ -34,12 +34,22 @@ lab: setup
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
-## test: setup when needed, then lint, unit tests, notebook smoke runs, browser tests, nbval on committed outputs
+## test: setup when needed, then lint, unit tests, notebook smoke runs, browser tests, nbval on committed
+## outputs (native kernels, committed seed), and every notebook's claims under other kernels and another seed
 test: setup browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup tests
 	$(BIN)/pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(PY) scripts/claims.py --ci -j $(WORKERS)
+
+## claims: every notebook in full mode under native and portable CPU kernels x SEED 0, 1, 2 (table in
+## build/claims.md); claims-ci: the subset make test runs (portable kernels/SEED 0, native/SEED 1)
+claims: setup
+	$(PY) scripts/claims.py -j $(WORKERS)
+
+claims-ci: setup
+	$(PY) scripts/claims.py --ci -j $(WORKERS)
 
 ## unit: only the fast unit tests (no notebooks, no browser)
 unit: setup
