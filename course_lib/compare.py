@@ -305,7 +305,7 @@ class Summary:
         metrics = list(self.metrics if metrics is None else metrics)
         ns = {self.stats[c, m]["n"] for c in self.configs for m in metrics}
         n_note = f"n={ns.pop()}" if len(ns) == 1 else "n varies"
-        header = [f"config ({n_note})", *metrics]
+        header = [f"config ({n_note}; mean ± std [min, max])", *metrics]
         body = [[c] + [self.cell(c, m, fmt) for m in metrics] for c in self.configs]
         return header, body
 

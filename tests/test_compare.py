@@ -78,7 +78,7 @@ def test_nan_metric_is_not_averaged_away_and_ranks_last():
 
 def test_text_and_html_show_mean_spread_and_range(table):
     text = table.summary().to_text(["acc"])
-    assert "config (n=3)" in text
+    assert "config (n=3; mean ± std [min, max])" in text
     assert "0.510 ± 0.010 [0.500, 0.520]" in text
     html = table.summary()._repr_html_()
     assert html.startswith("<table>") and "0.710 ± 0.010" in html
