@@ -16,15 +16,17 @@ class Adagrad(CourseOptimizer):
     Each step t = 1, 2, ... for every parameter θ that has a gradient::
 
         g_t = ∇f(θ_{t-1}) + λ θ_{t-1}               (−∇f instead when maximize)
-        η_t = γ / (1 + (t − 1) δ)                    decayed learning rate
-        s_t = s_{t-1} + g_t ⊙ g_t                    sum of squared gradients, s_0 = s_init
-        θ_t = θ_{t-1} − η_t g_t / (√s_t + ε)
+        γ_t = γ / (1 + (t − 1) δ)                    decayed learning rate
+        G_t = G_{t-1} + g_t ⊙ g_t                    sum of squared gradients, G_0 = G_init
+        θ_t = θ_{t-1} − γ_t g_t / (√G_t + ε)
 
-    γ lr, δ lr_decay, λ weight_decay, s_init initial_accumulator_value, ε eps. Coordinates with a
-    large gradient history take small steps; the steps of every coordinate shrink over time.
+    so the update direction (docs/notation.md, θ_t = θ_{t-1} − γ_t d_t) is d_t = g_t / (√G_t + ε).
+    γ lr, δ lr_decay, λ weight_decay, G_init initial_accumulator_value, ε eps. Coordinates with a
+    large gradient history take small steps; since G_t never decreases, the per-coordinate rate
+    γ_t / (√G_t + ε) never increases.
 
-    State per parameter: ``step`` (t, a 0-d float tensor) and ``sum`` (s). As in torch, this state is
-    created in the constructor for every parameter (and lazily for groups added later), and s starts
+    State per parameter: ``step`` (t, a 0-d float tensor) and ``sum`` (G). As in torch, this state is
+    created in the constructor for every parameter (and lazily for groups added later), and G starts
     at the constructor's ``initial_accumulator_value``: a group dict may not set a different one.
 
     Args:
@@ -32,8 +34,8 @@ class Adagrad(CourseOptimizer):
         lr: γ, the learning rate (a float or a 1-element tensor), >= 0. Default 1e-2.
         lr_decay: δ, >= 0. Default 0.
         weight_decay: λ, >= 0. Default 0.
-        initial_accumulator_value: s_init, >= 0. Default 0.
-        eps: ε, added to √s_t, >= 0. Default 1e-10.
+        initial_accumulator_value: G_init, >= 0. Default 0.
+        eps: ε, added to √G_t, >= 0. Default 1e-10.
         maximize: ascend f instead of descending it. Default False.
 
     Example:
@@ -125,9 +127,9 @@ class Adagrad(CourseOptimizer):
                 g = -p.grad if group["maximize"] else p.grad
                 if weight_decay != 0:
                     g = g.add(p, alpha=weight_decay)  # g + λ θ
-                eta = lr / (1 + (t - 1) * lr_decay)  # η_t = γ / (1 + (t − 1) δ)
+                eta = lr / (1 + (t - 1) * lr_decay)  # γ_t = γ / (1 + (t − 1) δ)
 
-                state["sum"].addcmul_(g, g, value=1)  # s_t = s_{t-1} + g²
-                std = state["sum"].sqrt().add_(eps)  # √s_t + ε
-                p.addcdiv_(g, std, value=-eta)  # θ_t = θ_{t-1} − η_t g / (√s_t + ε)
+                state["sum"].addcmul_(g, g, value=1)  # G_t = G_{t-1} + g²
+                std = state["sum"].sqrt().add_(eps)  # √G_t + ε
+                p.addcdiv_(g, std, value=-eta)  # θ_t = θ_{t-1} − γ_t g / (√G_t + ε)
         return loss

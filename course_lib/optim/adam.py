@@ -33,11 +33,18 @@ class Adam(CourseOptimizer):
         m_t = β1 m_{t-1} + (1 − β1) g_t                    first moment, m_0 = 0
         v_t = β2 v_{t-1} + (1 − β2) g_t ⊙ g_t              second moment, v_0 = 0
         v_t^max = max(v_{t-1}^max, v_t)                    AMSGrad only; then v_t^max replaces v_t below
-        η_t = γ / (1 − β1^t)                               step size with m's bias correction
-        θ_t = θ_{t-1} − η_t m_t / (√v_t / √(1 − β2^t) + ε)
+        a_t = γ / (1 − β1^t)                               step size with m's bias correction
+        θ_t = θ_{t-1} − a_t m_t / (√v_t / √(1 − β2^t) + ε)
 
-    that is θ_t = θ_{t-1} − γ m̂_t / (√v̂_t + ε) with m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t).
-    γ lr, β1 β2 betas, ε eps, λ weight_decay.
+    that is θ_t = θ_{t-1} − γ m̂_t / (√v̂_t + ε) with m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t),
+    and the update direction (docs/notation.md) is d_t = m̂_t / (√v̂_t + ε). γ lr, β1 β2 betas,
+    ε eps, λ weight_decay.
+
+    AMSGrad as torch (and this class) implements it still divides the running maximum by the bias
+    correction, √v_t^max / √(1 − β2^t): while v_t^max holds, the per-coordinate rate
+    γ √(1 − β2^t) / √v_t^max grows with t, by up to 1/√(1 − β2) (about 31.6 for β2 = 0.999).
+    Reddi, Kale & Kumar (2018, Algorithm 2) take v̂_t = max(v̂_{t-1}, v_t) without bias correction
+    and a decaying step α_t = α/√t; there the effective rate α_t / √v̂_t never increases.
 
     State per parameter: ``step`` (t, a 0-d float tensor), ``exp_avg`` (m), ``exp_avg_sq`` (v) and
     ``max_exp_avg_sq`` (v^max, when amsgrad).
@@ -141,12 +148,12 @@ class Adam(CourseOptimizer):
                 t = state["step"].item()
                 bias_correction1 = 1 - beta1**t
                 bias_correction2_sqrt = (1 - beta2**t) ** 0.5
-                eta = lr / bias_correction1  # η_t = γ / (1 − β1^t)
+                eta = lr / bias_correction1  # a_t = γ / (1 − β1^t)
 
                 if group["amsgrad"]:
                     v_max = state["max_exp_avg_sq"]
                     torch.maximum(v_max, v, out=v_max)  # v_t^max = max(v_{t-1}^max, v_t)
                     v = v_max
                 denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂_t + ε
-                p.addcdiv_(m, denom, value=-eta)  # θ_t = θ_{t-1} − η_t m_t / denom
+                p.addcdiv_(m, denom, value=-eta)  # θ_t = θ_{t-1} − a_t m_t / denom
         return loss

@@ -23,9 +23,9 @@ class NAdam(CourseOptimizer):
         Π_t = μ_1 μ_2 ... μ_t                              ``mu_product``
         m_t = β1 m_{t-1} + (1 − β1) g_t                    first moment, m_0 = 0
         v_t = β2 v_{t-1} + (1 − β2) g_t ⊙ g_t              second moment, v_0 = 0
-        d_t = √(v_t / (1 − β2^t)) + ε
-        θ_t = θ_{t-1} − γ (1 − μ_t) / (1 − Π_t) · g_t / d_t
-                      − γ μ_{t+1} / (1 − Π_t μ_{t+1}) · m_t / d_t
+        r_t = √(v_t / (1 − β2^t)) + ε
+        θ_t = θ_{t-1} − γ (1 − μ_t) / (1 − Π_t) · g_t / r_t
+                      − γ μ_{t+1} / (1 − Π_t μ_{t+1}) · m_t / r_t
 
     The last line is Adam's step with m̂ replaced by a mix of the current gradient and the
     momentum one step ahead (the Nesterov look-ahead). γ lr, β1 β2 betas, ε eps,
@@ -130,7 +130,7 @@ class NAdam(CourseOptimizer):
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 m.lerp_(g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
-                denom = v.div(bias_correction2).sqrt().add_(eps)  # d_t = √(v_t / (1 − β2^t)) + ε
+                denom = v.div(bias_correction2).sqrt().add_(eps)  # r_t = √(v_t / (1 − β2^t)) + ε
 
                 p.addcdiv_(g, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))
                 p.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - mu_product * mu_next))

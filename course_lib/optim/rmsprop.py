@@ -18,12 +18,15 @@ class RMSprop(CourseOptimizer):
         g_t = ∇f(θ_{t-1}) + λ θ_{t-1}                  (−∇f instead when maximize)
         v_t = α v_{t-1} + (1 − α) g_t ⊙ g_t            EMA of squared gradients, v_0 = 0
         m_t = α m_{t-1} + (1 − α) g_t                  EMA of gradients (centered only), m_0 = 0
-        d_t = √(v_t − m_t ⊙ m_t) + ε   (centered)   or   d_t = √v_t + ε
-        b_t = μ b_{t-1} + g_t / d_t   and   θ_t = θ_{t-1} − γ b_t      (momentum μ > 0, b_0 = 0)
-        θ_t = θ_{t-1} − γ g_t / d_t                                    (μ = 0)
+        r_t = √(v_t − m_t ⊙ m_t) + ε   (centered)   or   r_t = √v_t + ε
+        b_t = μ b_{t-1} + g_t / r_t   and   θ_t = θ_{t-1} − γ b_t      (momentum μ > 0, b_0 = 0)
+        θ_t = θ_{t-1} − γ g_t / r_t                                    (μ = 0)
 
-    γ lr, α alpha, ε eps, λ weight_decay, μ momentum. There is no bias correction: v starts at 0,
-    so the first steps are large (|g| / √(1 − α) on step 1).
+    so the update direction (docs/notation.md, θ_t = θ_{t-1} − γ d_t) is d_t = g_t / r_t, or b_t
+    with momentum. γ lr, α alpha, ε eps, λ weight_decay, μ momentum. There is no bias correction:
+    v starts at 0, so v_1 = (1 − α) g_1 ⊙ g_1 and, for ε → 0 without momentum or centering, the
+    first step is θ_1 = θ_0 − γ sign(g_1) / √(1 − α): every coordinate moves by γ / √(1 − α)
+    (10 γ for α = 0.99), whatever the size of its gradient.
 
     State per parameter: ``step`` (a 0-d float tensor), ``square_avg`` (v), ``grad_avg`` (m, when
     centered) and ``momentum_buffer`` (b, when momentum > 0).
@@ -43,9 +46,11 @@ class RMSprop(CourseOptimizer):
         >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
         >>> opt = RMSprop([w], lr=0.01, alpha=0.75)
         >>> (w**2).sum().backward()
-        >>> opt.step()  # v_1 = 0.25 g², so each coordinate moves by lr / √0.25 = 0.02
+        >>> opt.step()  # g = (2, -4); v_1 = 0.25 g², so θ moves by -lr·sign(g)/√0.25 = ∓0.02
         >>> w
         tensor([ 0.9800, -1.9800], requires_grad=True)
+        >>> float(w.grad[1] / w.grad[0])  # the gradients differed by 2x, the steps did not
+        -2.0
     """
 
     _setstate_defaults = (("momentum", 0), ("centered", False), ("maximize", False))
