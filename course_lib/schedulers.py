@@ -14,10 +14,12 @@ optimizers and with ``course_lib.optim``'s. Use them as in torch: ``optimizer.st
 ``scheduler.step()``; the constructor writes the value of step 0 into the groups.
 
 **A scheduler is a thin adapter.** At construction it turns its arguments and each group's base
-learning rate :math:`\eta_0` (``group["initial_lr"]``, as in torch) into one pure schedule per group;
-``step()`` advances ``last_epoch`` (= the step :math:`t`) and writes :math:`\eta(t)` into
+learning rate :math:`\gamma` (``group["initial_lr"]``, as in torch) into one pure schedule per group;
+``step()`` advances ``last_epoch`` (= the step :math:`t`) and writes :math:`\gamma_t = \gamma\,s(t)` into
 ``group["lr"]``. The value at :math:`t` is a closed form of :math:`t` (``scheduler.lr_schedules()``
 returns those schedules, to plot them), not torch's recursive "chainable" update of the current lr.
+(Symbols as in ``docs/notation.md``: :math:`\gamma` the base lr, :math:`s(t)` the schedule's
+multiplier, :math:`q` the decay factor that torch calls ``gamma``, :math:`T` the steps of a run.)
 Standalone, the numbers are torch's: every group's ``lr``, ``get_last_lr()``, and the momentum or
 ``beta1`` that CyclicLR and OneCycleLR cycle agree to 1e-12 relative at every step
 (``tests/test_schedulers_parity.py``). Measured: the largest gap between torch's recursion and the
@@ -48,14 +50,14 @@ Deliberate differences from torch (each one tested):
    last phase of positive length with ``three_phase``), ``div_factor``/``final_div_factor`` > 0;
    momenta in [0, 1]; ``last_epoch`` an integer >= -1; unknown modes and anneal strategies;
    milestones: integers >= 0 (SequentialLR: >= 1), strictly increasing. MultiStepLR therefore
-   rejects a repeated milestone (torch multiplies by gamma twice there).
+   rejects a repeated milestone (torch multiplies by ``gamma`` twice there).
 2. ``add_param_group`` after construction: ``RuntimeError`` at the next step (see above).
 3. Closed forms: a value written by hand into ``group["lr"]`` between steps is overwritten by the
    next step (torch's recursive classes would continue from it). Constructing with
    ``last_epoch >= 0`` writes the closed-form value of step ``last_epoch + 1`` (torch's recursive
    classes keep the group's current lr there).
 4. :class:`ChainedScheduler` multiplies the factors of its schedulers,
-   :math:`\eta(t) = \eta_0 \prod_k f_k(t)`, and accepts only schedulers that are such factors:
+   :math:`\gamma_t = \gamma \prod_k f_k(t)`, and accepts only schedulers that are such factors:
    StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, MultiplicativeLR and
    CosineAnnealingLR with ``eta_min=0``. Others raise ``TypeError``/``ValueError`` (in torch a
    LambdaLR, CyclicLR, OneCycleLR or CosineAnnealingWarmRestarts in a chain overwrites what came
@@ -213,11 +215,11 @@ def _momentum_key(optimizer: Optimizer, owner: str) -> str:
 
 
 class _RunningProduct:
-    r""":math:`\prod_{s=1}^{t} \lambda(s)` (1 at :math:`t = 0`) for MultiplicativeLR.
+    r""":math:`\prod_{k=1}^{t} m(k)` (1 at :math:`t = 0`) for MultiplicativeLR, :math:`m` = ``lr_lambda``.
 
     Computed in torch's order, one factor at a time. The last result is cached so stepping forward
-    costs one call of :math:`\lambda`; any other step recomputes from :math:`t = 0`. The cache only
-    saves time: the value is the same either way (for a pure :math:`\lambda`).
+    costs one call of :math:`m`; any other step recomputes from :math:`t = 0`. The cache only
+    saves time: the value is the same either way (for a pure :math:`m`).
     """
 
     def __init__(self, fn: Callable[[int], float]):
@@ -381,7 +383,7 @@ class _FunctionScheduler(_ClosedFormScheduler):
 
 
 class LambdaLR(_FunctionScheduler):
-    r"""Base lr times a function of the step: :math:`\eta(t) = \eta_0\,\lambda(t)`.
+    r"""Base lr times a function of the step: :math:`\gamma_t = \gamma\,s(t)`, :math:`s` = ``lr_lambda``.
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
@@ -400,7 +402,9 @@ class LambdaLR(_FunctionScheduler):
 
 
 class MultiplicativeLR(_FunctionScheduler):
-    r"""Multiply the lr by :math:`\lambda(t)` at every step: :math:`\eta(t) = \eta_0 \prod_{s=1}^{t}\lambda(s)`.
+    r"""Multiply the lr by :math:`m(t)` = ``lr_lambda(t)`` at every step from :math:`t = 1`.
+
+    .. math:: \gamma_t = \gamma \prod_{k=1}^{t} m(k) \qquad (\gamma_0 = \gamma)
 
     The product is recomputed from the step (one new factor per ``step()``, cached), so it does
     not read the group's current lr.
@@ -427,12 +431,12 @@ class MultiplicativeLR(_FunctionScheduler):
 
 
 class StepLR(_ClosedFormScheduler):
-    r"""Multiply the lr by :math:`\gamma` every ``step_size`` steps: :math:`\eta_0\gamma^{\lfloor t/s\rfloor}`.
+    r"""Multiply the lr by :math:`q` every ``step_size`` steps: :math:`\gamma\,q^{\lfloor t/\text{step\_size}\rfloor}`.
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
-        step_size: :math:`s`, an integer >= 1.
-        gamma: :math:`\gamma > 0`.
+        step_size: an integer >= 1.
+        gamma: the decay factor :math:`q > 0`.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -450,12 +454,12 @@ class StepLR(_ClosedFormScheduler):
 
 
 class MultiStepLR(_ClosedFormScheduler):
-    r"""Multiply the lr by :math:`\gamma` at each milestone: :math:`\eta_0\gamma^{\#\{i: m_i \le t\}}`.
+    r"""Multiply the lr by :math:`q` at each milestone: :math:`\gamma\,q^{\#\{i: m_i \le t\}}`.
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
         milestones: strictly increasing integers >= 0.
-        gamma: :math:`\gamma > 0`.
+        gamma: the decay factor :math:`q > 0`.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -502,13 +506,13 @@ class ConstantLR(_ClosedFormScheduler):
 class LinearLR(_ClosedFormScheduler):
     r"""The factor goes linearly from ``start_factor`` to ``end_factor`` in ``total_iters`` steps.
 
-    .. math:: \eta(t) = \eta_0\left(f_s + (f_e - f_s)\frac{\min(t, T)}{T}\right)
+    .. math:: \gamma_t = \gamma\left(f_s + (f_e - f_s)\frac{\min(t, \text{total\_iters})}{\text{total\_iters}}\right)
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
         start_factor: :math:`f_s` in (0, 1].
         end_factor: :math:`f_e` in [0, 1].
-        total_iters: :math:`T`, an integer >= 1.
+        total_iters: an integer >= 1.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -534,11 +538,11 @@ class LinearLR(_ClosedFormScheduler):
 
 
 class ExponentialLR(_ClosedFormScheduler):
-    r"""Multiply the lr by :math:`\gamma` every step: :math:`\eta_0\gamma^{t}`.
+    r"""Multiply the lr by :math:`q` every step: :math:`\gamma\,q^{t}`.
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
-        gamma: :math:`\gamma > 0`.
+        gamma: the decay factor :math:`q > 0`.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -553,12 +557,12 @@ class ExponentialLR(_ClosedFormScheduler):
 
 
 class PolynomialLR(_ClosedFormScheduler):
-    r"""Polynomial decay to 0 in ``total_iters`` steps: :math:`\eta_0(1 - \min(t,T)/T)^{p}`.
+    r"""Polynomial decay to 0 in ``total_iters`` steps: :math:`\gamma(1 - \min(t,n)/n)^{\text{power}}`, :math:`n` = ``total_iters``.
 
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
-        total_iters: :math:`T`, an integer >= 1.
-        power: :math:`p \ge 0`.
+        total_iters: an integer >= 1.
+        power: an exponent >= 0.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -576,9 +580,9 @@ class PolynomialLR(_ClosedFormScheduler):
 
 
 class CosineAnnealingLR(_ClosedFormScheduler):
-    r"""Cosine from the base lr to ``eta_min`` in ``T_max`` steps (then back up, period :math:`2T`).
+    r"""Cosine from the base lr to ``eta_min`` in ``T_max`` steps (then back up, period ``2 * T_max``).
 
-    .. math:: \eta(t) = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\left(1 + \cos\frac{\pi t}{T_{max}}\right)
+    .. math:: \gamma_t = \gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})\left(1 + \cos\frac{\pi t}{\text{T\_max}}\right)
 
     torch computes this recursively from the current lr; the closed form gives the same numbers
     standalone (to about 1e-13 relative, measured) and keeps going past ``T_max`` the way torch's
@@ -587,7 +591,7 @@ class CosineAnnealingLR(_ClosedFormScheduler):
     Args:
         optimizer: the optimizer whose ``lr`` is scheduled.
         T_max: an integer >= 1.
-        eta_min: :math:`\eta_{\min} \ge 0`.
+        eta_min: :math:`\gamma_{\min} \ge 0`.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -619,7 +623,7 @@ class CosineAnnealingLR(_ClosedFormScheduler):
 class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
     r"""Cosine annealing with warm restarts (SGDR): cycles of ``T_0``, ``T_0 * T_mult``, ... steps.
 
-    .. math:: \eta(t) = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\left(1 + \cos\frac{\pi T_{cur}}{T_i}\right)
+    .. math:: \gamma_t = \gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})\left(1 + \cos\frac{\pi\,\text{T\_cur}}{\text{T\_i}}\right)
 
     ``T_cur`` and ``T_i`` are kept as attributes, as in torch. ``step(epoch)`` accepts a real epoch
     (``scheduler.step(epoch + i / iters)`` inside an epoch); the step after it continues from there.
@@ -628,7 +632,7 @@ class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
         optimizer: the optimizer whose ``lr`` is scheduled.
         T_0: length of the first cycle, an integer >= 1.
         T_mult: growth of the cycle length, an integer >= 1.
-        eta_min: :math:`\eta_{\min} \ge 0`.
+        eta_min: :math:`\gamma_{\min} \ge 0`.
         last_epoch: the last step taken (``-1`` to start).
     """
 
@@ -695,7 +699,7 @@ class CyclicLR(_ClosedFormScheduler):
         base_lr, max_lr: numbers >= 0, or lists with one per param group.
         step_size_up: steps going up (> 0). step_size_down: steps going down (default: up).
         mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
-        gamma: :math:`\gamma > 0` of ``exp_range``.
+        gamma: the factor :math:`q > 0` of ``exp_range``.
         scale_fn: custom amplitude scale (then ``mode`` is ignored); scale_mode: what it receives,
             ``"cycle"`` or ``"iterations"``.
         cycle_momentum: cycle ``momentum``/``beta1`` too.
@@ -936,7 +940,7 @@ def _check_sub_schedulers(owner: str, optimizer, schedulers) -> list:
 class SequentialLR(_ClosedFormScheduler):
     r"""Schedulers one after another: scheduler :math:`k` runs from milestone :math:`m_k` with its own clock.
 
-    .. math:: \eta(t) = \eta^{(k)}(t - m_k), \qquad k = \#\{i:\ m_i \le t\},\ m_0 = 0
+    .. math:: \gamma_t = \gamma^{(k)}_{t - m_k}, \qquad k = \#\{i:\ m_i \le t\},\ m_0 = 0
 
     (torch's convention: the scheduler that takes over starts at its own step 0). The schedulers
     must be ``course_lib`` schedulers on the same optimizer.
@@ -991,7 +995,7 @@ class SequentialLR(_ClosedFormScheduler):
 
 
 class ChainedScheduler(LRScheduler):
-    r"""Several factor schedulers at once: :math:`\eta(t) = \eta_0 \prod_k f_k(t)`.
+    r"""Several factor schedulers at once: :math:`\gamma_t = \gamma \prod_k f_k(t)`.
 
     Each ``step()`` steps every scheduler and writes the product of their factors. Only schedulers
     whose value is the base lr times a factor can be chained (see the module docstring, item 4).
@@ -1055,13 +1059,13 @@ class ChainedScheduler(LRScheduler):
 
 
 class ReduceLROnPlateau(_TorchReduceLROnPlateau):
-    r"""Multiply the lr by ``factor`` when a metric stops improving for ``patience`` steps.
+    r"""Multiply the lr by ``factor`` when a metric has not improved for more than ``patience`` steps.
 
     torch's class with validation at construction (it is a subclass, so Lightning sees a plateau
     scheduler and asks for a monitored metric). "Improving" means, with :math:`b` the best so far:
     ``min``/``rel``: :math:`x < b(1 - \text{threshold})`; ``min``/``abs``: :math:`x < b - \text{threshold}`;
-    ``max`` likewise upwards. After ``patience`` bad steps in a row, every group's lr becomes
-    :math:`\max(\eta\cdot\text{factor}, \text{min\_lr})` unless that changes it by less than ``eps``;
+    ``max`` likewise upwards. When the bad steps in a row exceed ``patience``, every group's lr
+    :math:`\gamma` becomes :math:`\max(\gamma\cdot\text{factor}, \text{min\_lr})` unless that changes it by less than ``eps``;
     then ``cooldown`` steps are not counted.
 
     Args:

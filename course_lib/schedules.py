@@ -16,32 +16,36 @@ uses the value at ``t = 0``. Whether one step is one batch or one epoch is the c
 (``HyperparameterScheduler(interval=...)`` records it). Steps may be real numbers ``t >= 0`` (torch's
 ``CosineAnnealingWarmRestarts.step(epoch + i / n)`` uses fractional epochs); a negative step raises.
 
-Symbols (the notebooks use the same): :math:`t` the step, :math:`T` the total number of steps
-(``total_steps``), :math:`\eta_0` the base value (``base``), :math:`\eta_{\min}` the final value
-(``final``), :math:`\gamma` a decay factor (``gamma``), :math:`s` a step size, :math:`m_1 < m_2 < \dots`
-milestones, :math:`W` warm-up steps, :math:`p` a power.
+Symbols (those of ``docs/notation.md``, as in the notebooks): :math:`t` the step, :math:`T` the
+total number of steps of the schedule (``total_steps``), :math:`\gamma_t` the value at step
+:math:`t` (for a learning rate, the rate update :math:`t` uses), :math:`\gamma` the base value
+(``base``), :math:`\gamma_{\min}` the final value (``final``), :math:`q` the decay factor (torch's
+``gamma``), :math:`m_1 < m_2 < \dots` milestones, :math:`T_w` warm-up steps (``warmup_steps``).
+torch's other argument names (``step_size``, ``T_0``, ``T_mult``, ``power``) stand as they are. A
+schedule built with ``base=1.0`` is the multiplier :math:`s(t)` of ``docs/notation.md``, and
+``Scaled(shape, lr)`` is :math:`\gamma_t = \gamma\,s(t)`.
 
 =============================  =========================================================================
-schedule                       :math:`\eta(t)`
+schedule                       :math:`\gamma_t`
 =============================  =========================================================================
-:class:`Constant`              :math:`\eta_0`
-:class:`StepDecay`             :math:`\eta_0\,\gamma^{\lfloor t/s \rfloor}`
-:class:`MultiStepDecay`        :math:`\eta_0\,\gamma^{\#\{i:\ m_i \le t\}}`
-:class:`Exponential`           :math:`\eta_0\,\gamma^{t}`
-:class:`Linear`                :math:`\eta_{start} + (\eta_{end} - \eta_{start})\,\min(t, T)/T`
-:class:`Polynomial`            :math:`\eta_{\min} + (\eta_0 - \eta_{\min})\,(1 - \min(t, T)/T)^{p}`
-:class:`Cosine`                :math:`\eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})(1 + \cos(\pi \min(t,T)/T))`
+:class:`Constant`              :math:`\gamma`
+:class:`StepDecay`             :math:`\gamma\,q^{\lfloor t/\text{step\_size} \rfloor}`
+:class:`MultiStepDecay`        :math:`\gamma\,q^{\#\{i:\ m_i \le t\}}`
+:class:`Exponential`           :math:`\gamma\,q^{t}`
+:class:`Linear`                :math:`\gamma_{start} + (\gamma_{end} - \gamma_{start})\,\min(t, T)/T`
+:class:`Polynomial`            :math:`\gamma_{\min} + (\gamma - \gamma_{\min})\,(1 - \min(t, T)/T)^{\text{power}}`
+:class:`Cosine`                :math:`\gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})(1 + \cos(\pi \min(t,T)/T))`
 :class:`CosineWarmRestarts`    the cosine with :math:`t \to t - t_i` in cycle :math:`i` of length
-                               :math:`T_i = T_0 T_{mult}^{\,i}` starting at :math:`t_i=\sum_{j<i}T_j`
-:class:`Cyclic`                triangle between :math:`\eta_0` and :math:`\eta_{peak}`, amplitude scaled per
-                               cycle (``triangular2``: halved) or per step (``exp_range``: :math:`\gamma^t`)
-:class:`OneCycle`              :math:`\eta_{start} \to \eta_{peak}` over ``pct_start`` of :math:`T`, then
-                               :math:`\to \eta_{end}` (cosine or linear), optionally in three phases
-:class:`InverseSqrt`           :math:`\eta_0\,t/W` for :math:`t<W`, then
-                               :math:`\eta_0 \sqrt{\tau / (t - W + \tau)}`
-:class:`InvScaling`            :math:`\eta_0 / (t+1)^{p}` (scikit-learn's ``invscaling``)
-:class:`Scaled`                :math:`c\,\eta(t)`
-:class:`Join`                  :math:`\eta_k(t - b_{k})` for :math:`b_k \le t < b_{k+1}` (pieces in turn)
+                               :math:`C_i = \text{T\_0}\cdot\text{T\_mult}^{\,i}` starting at :math:`t_i=\sum_{j<i}C_j`
+:class:`Cyclic`                triangle between :math:`\gamma` and :math:`\gamma_{peak}`, amplitude scaled per
+                               cycle (``triangular2``: halved) or per step (``exp_range``: :math:`q^t`)
+:class:`OneCycle`              :math:`\gamma_{start} \to \gamma_{peak}` over ``pct_start`` of :math:`T`, then
+                               :math:`\to \gamma_{end}` (cosine or linear), optionally in three phases
+:class:`InverseSqrt`           :math:`\gamma\,t/T_w` for :math:`t<T_w`, then
+                               :math:`\gamma \sqrt{\Delta / (t - T_w + \Delta)}`
+:class:`InvScaling`            :math:`\gamma / (t+1)^{\text{power\_t}}` (scikit-learn's ``invscaling``)
+:class:`Scaled`                :math:`c\,\gamma^{inner}_t`
+:class:`Join`                  :math:`\gamma^{(k)}_{t - b_{k}}` for :math:`b_k \le t < b_{k+1}` (pieces in turn)
 =============================  =========================================================================
 
 Composite schedules are joins: :func:`linear_warmup` then anything (:func:`warmup_then`),
@@ -196,10 +200,10 @@ def _events_of(schedule, n: int) -> list[tuple[float, str]]:
 
 @dataclass(frozen=True)
 class Constant(Schedule):
-    r"""The same value at every step: :math:`\eta(t) = \eta_0`.
+    r"""The same value at every step: :math:`\gamma_t = \gamma`.
 
     Args:
-        value: :math:`\eta_0` (any finite number).
+        value: :math:`\gamma` (any finite number).
 
         >>> Constant(0.1)(1000)
         0.1
@@ -216,14 +220,14 @@ class Constant(Schedule):
 
 @dataclass(frozen=True)
 class StepDecay(Schedule):
-    r"""Multiply by :math:`\gamma` every :math:`s` steps: :math:`\eta(t) = \eta_0\,\gamma^{\lfloor t/s\rfloor}`.
+    r"""Multiply by :math:`q` every ``step_size`` steps: :math:`\gamma_t = \gamma\,q^{\lfloor t/\text{step\_size}\rfloor}`.
 
     torch: ``StepLR``. Events: every multiple of ``step_size`` ("milestone").
 
     Args:
-        base: :math:`\eta_0`.
-        step_size: :math:`s`, an integer ``>= 1``.
-        gamma: :math:`\gamma > 0` (below 1 decays).
+        base: :math:`\gamma`.
+        step_size: an integer ``>= 1``.
+        gamma: the decay factor :math:`q > 0` (below 1 decays).
 
         >>> [StepDecay(1.0, step_size=2, gamma=0.5)(t) for t in range(5)]
         [1.0, 1.0, 0.5, 0.5, 0.25]
@@ -248,14 +252,14 @@ class StepDecay(Schedule):
 
 @dataclass(frozen=True)
 class MultiStepDecay(Schedule):
-    r"""Multiply by :math:`\gamma` at each milestone: :math:`\eta(t) = \eta_0\,\gamma^{\#\{i:\,m_i \le t\}}`.
+    r"""Multiply by :math:`q` at each milestone: :math:`\gamma_t = \gamma\,q^{\#\{i:\,m_i \le t\}}`.
 
     torch: ``MultiStepLR``. Events: the milestones.
 
     Args:
-        base: :math:`\eta_0`.
+        base: :math:`\gamma`.
         milestones: strictly increasing integers ``>= 0`` (a list is stored as a tuple).
-        gamma: :math:`\gamma > 0`.
+        gamma: the decay factor :math:`q > 0`.
 
         >>> [MultiStepDecay(1.0, milestones=[1, 3], gamma=0.1)(t) for t in range(4)]
         [1.0, 0.1, 0.1, 0.010000000000000002]
@@ -282,13 +286,13 @@ class MultiStepDecay(Schedule):
 
 @dataclass(frozen=True)
 class Exponential(Schedule):
-    r"""Multiply by :math:`\gamma` every step: :math:`\eta(t) = \eta_0\,\gamma^{t}`.
+    r"""Multiply by :math:`q` every step: :math:`\gamma_t = \gamma\,q^{t}`.
 
-    torch: ``ExponentialLR``. With :math:`\gamma > 1` it grows (the LR range test).
+    torch: ``ExponentialLR``. With :math:`q > 1` it grows (the LR range test).
 
     Args:
-        base: :math:`\eta_0`.
-        gamma: :math:`\gamma > 0`.
+        base: :math:`\gamma`.
+        gamma: the decay factor :math:`q > 0`.
 
         >>> Exponential(1.0, gamma=0.5)(3)
         0.125
@@ -309,9 +313,9 @@ class Exponential(Schedule):
 class Linear(Schedule):
     r"""Straight line from ``start`` to ``end`` over :math:`T` steps, then hold ``end``.
 
-    .. math:: \eta(t) = \eta_{start} + (\eta_{end} - \eta_{start})\,\frac{\min(t, T)}{T}
+    .. math:: \gamma_t = \gamma_{start} + (\gamma_{end} - \gamma_{start})\,\frac{\min(t, T)}{T}
 
-    A linear warm-up is ``Linear(0.0, base, W)``; torch's ``LinearLR`` is
+    A linear warm-up is ``Linear(0.0, base, warmup_steps)``; torch's ``LinearLR`` is
     ``Scaled(Linear(start_factor, end_factor, total_iters), base_lr)``.
 
     Args:
@@ -338,17 +342,17 @@ class Linear(Schedule):
 
 @dataclass(frozen=True)
 class Polynomial(Schedule):
-    r"""Polynomial decay from :math:`\eta_0` to :math:`\eta_{\min}` over :math:`T` steps, then hold.
+    r"""Polynomial decay from :math:`\gamma` to :math:`\gamma_{\min}` over :math:`T` steps, then hold.
 
-    .. math:: \eta(t) = \eta_{\min} + (\eta_0 - \eta_{\min})\left(1 - \frac{\min(t, T)}{T}\right)^{p}
+    .. math:: \gamma_t = \gamma_{\min} + (\gamma - \gamma_{\min})\left(1 - \frac{\min(t, T)}{T}\right)^{\text{power}}
 
-    torch: ``PolynomialLR`` (which decays to 0: ``final=0``). :math:`p = 1` is linear decay.
+    torch: ``PolynomialLR`` (which decays to 0: ``final=0``). ``power=1`` is linear decay.
 
     Args:
-        base: :math:`\eta_0`.
+        base: :math:`\gamma`.
         total_steps: :math:`T`, an integer ``>= 1``.
-        power: :math:`p \ge 0`.
-        final: :math:`\eta_{\min}`.
+        power: an exponent ``>= 0``.
+        final: :math:`\gamma_{\min}`.
 
         >>> Polynomial(1.0, total_steps=10, power=2.0)(5)
         0.25
@@ -372,19 +376,19 @@ class Polynomial(Schedule):
 
 @dataclass(frozen=True)
 class Cosine(Schedule):
-    r"""Half a cosine from :math:`\eta_0` down to :math:`\eta_{\min}` over :math:`T` steps.
+    r"""Half a cosine from :math:`\gamma` down to :math:`\gamma_{\min}` over :math:`T` steps.
 
-    .. math:: \eta(t) = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\left(1 + \cos\frac{\pi\,t'}{T}\right),
+    .. math:: \gamma_t = \gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})\left(1 + \cos\frac{\pi\,t'}{T}\right),
               \qquad t' = \min(t, T)
 
-    so :math:`\eta(T/2) = (\eta_0 + \eta_{\min})/2` and :math:`\eta(T) = \eta_{\min}`. After :math:`T`
-    the value holds at :math:`\eta_{\min}`; with ``periodic=True`` it uses :math:`t' = t` and climbs
+    so :math:`\gamma_{T/2} = (\gamma + \gamma_{\min})/2` and :math:`\gamma_T = \gamma_{\min}`. After :math:`T`
+    the value holds at :math:`\gamma_{\min}`; with ``periodic=True`` it uses :math:`t' = t` and climbs
     back up (period :math:`2T`), which is what torch's ``CosineAnnealingLR`` does past ``T_max``.
 
     Args:
-        base: :math:`\eta_0`.
+        base: :math:`\gamma`.
         total_steps: :math:`T`, an integer ``>= 1``.
-        final: :math:`\eta_{\min}`.
+        final: :math:`\gamma_{\min}`.
         periodic: keep following the cosine after :math:`T` instead of holding.
 
         >>> Cosine(0.1, total_steps=100, final=0.0)(50)
@@ -411,21 +415,21 @@ class Cosine(Schedule):
 
 @dataclass(frozen=True)
 class CosineWarmRestarts(Schedule):
-    r"""Cosine annealing that restarts at :math:`\eta_0`, each cycle :math:`T_{mult}` times longer (SGDR).
+    r"""Cosine annealing that restarts at :math:`\gamma`, each cycle ``T_mult`` times longer (SGDR).
 
-    Cycle :math:`i = 0, 1, \dots` lasts :math:`T_i = T_0\,T_{mult}^{\,i}` steps and starts at
-    :math:`t_i = \sum_{j<i} T_j`; inside it, with :math:`T_{cur} = t - t_i`,
+    Cycle :math:`i = 0, 1, \dots` lasts :math:`C_i = \text{T\_0}\cdot\text{T\_mult}^{\,i}` steps and
+    starts at :math:`t_i = \sum_{j<i} C_j`; inside it (torch's ``T_cur`` is :math:`t - t_i`),
 
-    .. math:: \eta(t) = \eta_{\min} + \tfrac12(\eta_0 - \eta_{\min})\left(1 + \cos\frac{\pi\,T_{cur}}{T_i}\right).
+    .. math:: \gamma_t = \gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})\left(1 + \cos\frac{\pi\,(t - t_i)}{C_i}\right).
 
     torch: ``CosineAnnealingWarmRestarts``. The same curve is a :class:`Join` of :class:`Cosine`
     pieces with boundaries at the restarts. Events: the restarts ("restart").
 
     Args:
-        base: :math:`\eta_0`.
+        base: :math:`\gamma`.
         T_0: length of the first cycle, an integer ``>= 1``.
         T_mult: growth of the cycle length, an integer ``>= 1``.
-        final: :math:`\eta_{\min}`.
+        final: :math:`\gamma_{\min}`.
 
         >>> s = CosineWarmRestarts(1.0, T_0=2, T_mult=2)
         >>> [round(s(t), 3) for t in range(7)]
@@ -444,7 +448,7 @@ class CosineWarmRestarts(Schedule):
         check_number("final", self.final)
 
     def cycle(self, t) -> tuple[int, float, int]:
-        """``(i, t_i, T_i)``: the cycle index, its first step and its length at step ``t``."""
+        """``(i, t_i, C_i)``: the cycle index, its first step and its length at step ``t``."""
         t = _check_step(t)
         if self.T_mult == 1:
             i = int(t // self.T_0)
@@ -484,25 +488,25 @@ class Cyclic(Schedule):
     r"""Cyclical schedule (Smith 2017): up from ``base`` towards ``peak`` and back, cycle after cycle.
 
     With :math:`S = s_{up} + s_{down}`, cycle :math:`c = \lfloor 1 + t/S \rfloor` and position
-    :math:`x = 1 + t/S - c \in [0, 1)`, the triangle height is :math:`h = x/r` on the way up
-    (:math:`x \le r = s_{up}/S`) and :math:`h = (x-1)/(r-1)` on the way down, and
+    :math:`x = 1 + t/S - c \in [0, 1)`, the triangle height is :math:`a = x/r` on the way up
+    (:math:`x \le r = s_{up}/S`) and :math:`a = (x-1)/(r-1)` on the way down, and
 
-    .. math:: \eta(t) = \eta_0 + (\eta_{peak} - \eta_0)\,h\,\sigma
+    .. math:: \gamma_t = \gamma + (\gamma_{peak} - \gamma)\,a\,\sigma
 
     with the amplitude scale :math:`\sigma` = 1 (``triangular``), :math:`2^{-(c-1)}`
-    (``triangular2``), :math:`\gamma^{t}` (``exp_range``), or ``scale_fn(c)`` / ``scale_fn(t)``
+    (``triangular2``), :math:`q^{t}` (``exp_range``), or ``scale_fn(c)`` / ``scale_fn(t)``
     (custom, by ``scale_mode``). The peak is reached at :math:`t = s_{up}` (+ multiples of
     :math:`S`). ``peak < base`` cycles downwards: that is how momentum moves opposite to the learning
     rate (``Cyclic(0.9, 0.8, ...)``). torch: ``CyclicLR`` (its ``base_lr``/``max_lr`` are ``base``/``peak``).
     Events: the start of each cycle after the first ("cycle").
 
     Args:
-        base: :math:`\eta_0`, the value at the start of each cycle.
-        peak: :math:`\eta_{peak}`, the value at the top of the (unscaled) triangle.
+        base: :math:`\gamma`, the value at the start of each cycle.
+        peak: :math:`\gamma_{peak}`, the value at the top of the (unscaled) triangle.
         step_size_up: :math:`s_{up} > 0` steps up.
         step_size_down: :math:`s_{down} > 0` steps down (default: ``step_size_up``).
         mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"`` (ignored with ``scale_fn``).
-        gamma: :math:`\gamma > 0` of ``exp_range``.
+        gamma: the factor :math:`q > 0` of ``exp_range``.
         scale_fn: custom amplitude scale (a picklable callable); replaces ``mode``.
         scale_mode: ``"cycle"`` or ``"iterations"``: what ``scale_fn`` receives. Only with
             ``scale_fn`` (default ``"cycle"``); the built-in modes fix it as torch does.
@@ -585,17 +589,17 @@ def _anneal_linear(start: float, end: float, pct: float) -> float:
 class OneCycle(Schedule):
     r"""One cycle (Smith & Topin 2018): ``start`` up to ``peak``, then down to ``end``.
 
-    Two phases (default, fastai's): :math:`\eta_{start} \to \eta_{peak}` on steps
+    Two phases (default, fastai's): :math:`\gamma_{start} \to \gamma_{peak}` on steps
     :math:`0 \dots e_1` with :math:`e_1 = \text{pct\_start}\cdot T - 1`, then
-    :math:`\eta_{peak} \to \eta_{end}` on :math:`e_1 \dots T-1`. Three phases (the paper's):
-    :math:`\eta_{start} \to \eta_{peak}` on :math:`0 \dots e_1`, back to :math:`\eta_{start}` on
-    :math:`e_1 \dots 2e_1`, then :math:`\to \eta_{end}` on :math:`2e_1 \dots T-1`. Inside a phase from
-    :math:`a` (value :math:`u`) to :math:`b` (value :math:`v`) with :math:`q = (t-a)/(b-a)`:
+    :math:`\gamma_{peak} \to \gamma_{end}` on :math:`e_1 \dots T-1`. Three phases (the paper's):
+    :math:`\gamma_{start} \to \gamma_{peak}` on :math:`0 \dots e_1`, back to :math:`\gamma_{start}` on
+    :math:`e_1 \dots 2e_1`, then :math:`\to \gamma_{end}` on :math:`2e_1 \dots T-1`. Inside a phase from
+    :math:`a` (value :math:`u`) to :math:`b` (value :math:`v`) with :math:`x = (t-a)/(b-a)`:
 
-    .. math:: \text{cos: } \eta = v + \tfrac12(u - v)(1 + \cos \pi q) \qquad
-              \text{linear: } \eta = u + (v - u)\,q
+    .. math:: \text{cos: } \gamma_t = v + \tfrac12(u - v)(1 + \cos \pi x) \qquad
+              \text{linear: } \gamma_t = u + (v - u)\,x
 
-    After :math:`t = T - 1` the value holds at :math:`\eta_{end}`. torch: ``OneCycleLR`` with
+    After :math:`t = T - 1` the value holds at :math:`\gamma_{end}`. torch: ``OneCycleLR`` with
     ``start = max_lr / div_factor``, ``peak = max_lr``, ``end = start / final_div_factor`` (see
     :func:`one_cycle`); its momentum is ``OneCycle(max_momentum, base_momentum, max_momentum, ...)``.
     Events: the phase ends ("phase").
@@ -680,19 +684,19 @@ class OneCycle(Schedule):
 
 @dataclass(frozen=True)
 class InverseSqrt(Schedule):
-    r"""Linear warm-up over :math:`W` steps, then decay as one over the square root of the step.
+    r"""Linear warm-up over :math:`T_w` steps, then decay as one over the square root of the step.
 
-    .. math:: \eta(t) = \eta_0\,\frac{t}{W} \ (t < W), \qquad
-              \eta(t) = \eta_0\,\sqrt{\frac{\tau}{t - W + \tau}} \ (t \ge W)
+    .. math:: \gamma_t = \gamma\,\frac{t}{T_w} \ (t < T_w), \qquad
+              \gamma_t = \gamma\,\sqrt{\frac{\Delta}{t - T_w + \Delta}} \ (t \ge T_w)
 
-    continuous at :math:`t = W` (value :math:`\eta_0`). ``timescale`` :math:`\tau` defaults to
-    :math:`W`, which gives the Transformer paper's :math:`\eta_0\sqrt{W/t}`. HuggingFace:
+    continuous at :math:`t = T_w` (value :math:`\gamma`). ``timescale`` :math:`\Delta` defaults to
+    :math:`T_w`, which gives the Transformer paper's :math:`\gamma\sqrt{T_w/t}`. HuggingFace:
     ``get_inverse_sqrt_schedule`` (same formula, as a factor).
 
     Args:
-        base: :math:`\eta_0`.
-        warmup_steps: :math:`W`, an integer ``>= 0``.
-        timescale: :math:`\tau > 0`; required when ``warmup_steps == 0``.
+        base: :math:`\gamma`.
+        warmup_steps: :math:`T_w`, an integer ``>= 0``.
+        timescale: :math:`\Delta > 0`; required when ``warmup_steps == 0``.
 
         >>> InverseSqrt(1.0, warmup_steps=4)(16)
         0.5
@@ -721,16 +725,16 @@ class InverseSqrt(Schedule):
 
 @dataclass(frozen=True)
 class InvScaling(Schedule):
-    r"""scikit-learn's ``learning_rate="invscaling"``: :math:`\eta(t) = \eta_0 / (t + 1)^{p}`.
+    r"""scikit-learn's ``learning_rate="invscaling"``: :math:`\gamma_t = \gamma / (t + 1)^{\text{power\_t}}`.
 
     scikit-learn writes ``eta = eta0 / pow(t, power_t)`` with its counter ``t`` starting at 1 for the
     first update (``SGDClassifier``/``SGDRegressor`` set ``t_ = 1.0`` before fitting and add 1 after
-    every sample), so its ``t`` is our step plus one: the first update uses :math:`\eta_0`. The
+    every sample), so its ``t`` is our step plus one: the first update uses :math:`\gamma`. The
     names ``eta0`` and ``power_t`` are scikit-learn's.
 
     Args:
-        eta0: :math:`\eta_0`.
-        power_t: :math:`p \ge 0` (scikit-learn's default: 0.5 in ``SGDClassifier``, 0.25 in
+        eta0: :math:`\gamma`.
+        power_t: an exponent ``>= 0`` (scikit-learn's default: 0.5 in ``SGDClassifier``, 0.25 in
             ``SGDRegressor``).
 
         >>> InvScaling(eta0=1.0, power_t=0.5)(3)
@@ -750,10 +754,10 @@ class InvScaling(Schedule):
 
 @dataclass(frozen=True)
 class Scaled(Schedule):
-    r"""Another schedule times a constant: :math:`\eta(t) = c\,\eta_{inner}(t)`.
+    r"""Another schedule times a constant: :math:`\gamma_t = c\,\gamma^{inner}_t`.
 
     Turns a factor schedule (built with ``base=1.0``) into values: torch's ``StepLR`` on a group with
-    ``lr=0.1`` is ``Scaled(StepDecay(1.0, s, gamma), 0.1)``. Per-group learning rates that share
+    ``lr=0.1`` is ``Scaled(StepDecay(1.0, step_size, gamma), 0.1)``. Per-group learning rates that share
     one shape are ``Scaled(shape, lr_of_group)``.
 
     Args:
@@ -786,7 +790,7 @@ class Join(Schedule):
     With boundaries :math:`b_1 < b_2 < \dots` (and :math:`b_0 = 0`), piece :math:`k` runs on
     :math:`b_k \le t < b_{k+1}` and sees the step :math:`t - b_k`:
 
-    .. math:: \eta(t) = \eta_k(t - b_k), \qquad k = \#\{i \ge 1:\ b_i \le t\}
+    .. math:: \gamma_t = \gamma^{(k)}_{t - b_k}, \qquad k = \#\{i \ge 1:\ b_i \le t\}
 
     the convention of torch's ``SequentialLR`` and optax's ``join_schedules``. Events: the
     boundaries ("boundary") and the events of each piece inside its own span, shifted.
@@ -851,9 +855,9 @@ def join(schedules: Sequence[Callable], boundaries: Sequence[int]) -> Join:
 
 
 def linear_warmup(base: float, warmup_steps: int, start: float = 0.0) -> Linear:
-    r"""Linear warm-up from ``start`` to ``base`` over :math:`W` steps, then hold ``base``.
+    r"""Linear warm-up from ``start`` to ``base`` over :math:`T_w` steps, then hold ``base``.
 
-    .. math:: \eta(t) = \eta_{start} + (\eta_0 - \eta_{start}) \min(t, W) / W
+    .. math:: \gamma_t = \gamma_{start} + (\gamma - \gamma_{start}) \min(t, T_w) / T_w
 
     The default ``start=0.0`` is HuggingFace's warm-up; torch's ``LinearLR(start_factor=f)`` starts
     at ``f * base`` (``start=f * base``), because a zero learning rate wastes the first update.
@@ -866,9 +870,9 @@ def linear_warmup(base: float, warmup_steps: int, start: float = 0.0) -> Linear:
 
 
 def warmup_then(schedule: Callable, warmup_steps: int, start: float = 0.0) -> Join:
-    r"""Linear warm-up from ``start`` to ``schedule(0)`` over :math:`W` steps, then ``schedule``.
+    r"""Linear warm-up from ``start`` to ``schedule(0)`` over :math:`T_w` steps, then ``schedule``.
 
-    ``schedule`` starts its own clock after the warm-up (``schedule(t - W)`` for :math:`t \ge W`).
+    ``schedule`` starts its own clock after the warm-up (``schedule(t - T_w)`` for :math:`t \ge T_w`).
 
         >>> s = warmup_then(Exponential(1.0, gamma=0.5), warmup_steps=2)
         >>> [s(t) for t in range(5)]
@@ -881,10 +885,10 @@ def warmup_then(schedule: Callable, warmup_steps: int, start: float = 0.0) -> Jo
 def warmup_cosine(
     base: float, warmup_steps: int, total_steps: int, final: float = 0.0, start: float = 0.0
 ) -> Join:
-    r"""Linear warm-up to :math:`\eta_0` over :math:`W` steps, then cosine to :math:`\eta_{\min}` at :math:`T`.
+    r"""Linear warm-up to :math:`\gamma` over :math:`T_w` steps, then cosine to :math:`\gamma_{\min}` at :math:`T`.
 
     :math:`T` counts all steps, warm-up included (HuggingFace's ``get_cosine_schedule_with_warmup``
-    convention), so the cosine lasts :math:`T - W` steps.
+    convention), so the cosine lasts :math:`T - T_w` steps.
 
         >>> s = warmup_cosine(1.0, warmup_steps=10, total_steps=110)
         >>> [round(s(t), 3) for t in (5, 10, 60, 110)]
@@ -910,7 +914,7 @@ def one_cycle(
 ) -> OneCycle:
     r"""The learning rate of torch's ``OneCycleLR`` as a :class:`OneCycle`, with torch's arguments.
 
-    :math:`\eta_{start} = \eta_{max}/\text{div\_factor}`, :math:`\eta_{end} = \eta_{start} /
+    :math:`\gamma_{start} = \gamma_{max}/\text{div\_factor}`, :math:`\gamma_{end} = \gamma_{start} /
     \text{final\_div\_factor}`.
 
         >>> s = one_cycle(1.0, total_steps=100)

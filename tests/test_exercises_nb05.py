@@ -93,12 +93,38 @@ def test_check_rejects_a_typical_mistake_with_a_hint(check, wrong, hint, capsys)
 
 def test_checks_follow_their_arguments(capsys):
     assert nb05.check_onecycle_peak_step(29, total_steps=100, pct_start=0.3) is True
-    assert nb05.check_cosine_t_max(30, n_train=1000, batch_size=256, epochs=10 - 7 + 7) is False
+    assert "step 29 = pct_start * total_steps - 1" in capsys.readouterr().out
+    assert nb05.check_onecycle_peak_step(30, total_steps=100, pct_start=0.3) is False
+    assert "Off by one" in capsys.readouterr().out
+    # 1000 examples in batches of 256: 4 batches per epoch (the last one short), 10 epochs
+    assert nb05.check_cosine_t_max(30, n_train=1000, batch_size=256, epochs=10) is False
+    assert "How many optimizer steps" in capsys.readouterr().out
+    assert nb05.check_cosine_t_max(10, n_train=1000, batch_size=256, epochs=10) is False
+    assert "once per EPOCH" in capsys.readouterr().out
     assert nb05.check_cosine_t_max(40, n_train=1000, batch_size=256, epochs=10) is True
+    assert "10 epochs x 4 batches = 40" in capsys.readouterr().out
     assert nb05.check_warmup_lr(0.1, lr=1.0, start_factor=0.1, total_iters=5, step=0) is True
-    assert nb05.check_plateau_arguments(
-        {"factor": 0.2, "patience": 9, "threshold": 0.01, "threshold_mode": "abs"},
-        n_iter_no_change=10,
-        tol=0.01,
-    )
-    capsys.readouterr()
+    assert "Correct" in capsys.readouterr().out
+    assert nb05.check_warmup_lr(0.28, lr=1.0, start_factor=0.1, total_iters=5, step=0) is False
+    assert "Off by one" in capsys.readouterr().out
+    answer = {"factor": 0.2, "patience": 9, "threshold": 0.01, "threshold_mode": "abs"}
+    assert nb05.check_plateau_arguments(answer, n_iter_no_change=10, tol=0.01) is True
+    assert "patience=9" in capsys.readouterr().out
+    answer = {**answer, "patience": 10, "threshold": 1e-3}
+    assert nb05.check_plateau_arguments(answer, n_iter_no_change=10, tol=0.01) is False
+    out = capsys.readouterr().out
+    assert "EXCEED" in out and "patience=9" in out and "sklearn's tol is 0.01" in out
+
+
+@pytest.mark.parametrize(
+    ("check", "junk", "hint"),
+    [
+        (nb05.check_onecycle_peak_step, "fifty", "Answer with a number, got 'fifty'"),
+        (nb05.check_cosine_t_max, float("inf"), "Answer with a finite number"),
+        (nb05.check_warmup_lr, True, "Answer with a number, got True"),
+        (nb05.check_plateau_arguments, [0.2, 4], "Answer with a dict of keyword arguments"),
+    ],
+)
+def test_check_says_what_kind_of_answer_it_needs(check, junk, hint, capsys):
+    assert check(junk) is False
+    assert hint in capsys.readouterr().out

@@ -117,3 +117,47 @@ def test_plain_callables_and_single_schedules_plot_without_events():
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         plot_schedule(**kwargs)
+
+
+def test_schedule_grid_labels_both_axes_of_every_panel_and_adds_note_panels():
+    from course_lib.plots.schedules import plot_schedule_grid
+
+    schedules = {"cosine": Cosine(0.1, 30), "step": StepDecay(0.1, 10, 0.5), "const": lambda t: 0.1}
+    fig, axes = plot_schedule_grid(schedules, 30, ncols=2, notes={"plateau": "no formula"})
+    assert len(axes) == 4 and fig.get_size_inches()[0] > fig.get_size_inches()[1]
+    for ax, (title, schedule) in zip(axes, schedules.items()):
+        assert ax.get_title() == title
+        assert ax.get_xlabel() == "step $t$" and ax.get_ylabel() == r"lr $\gamma_t$"
+        (line,) = _curves(ax)
+        np.testing.assert_allclose(line.get_ydata(), [schedule(t) for t in range(30)])
+        assert ax.get_legend() is None
+    assert _events(axes[1], "milestone") == [10.0, 20.0]
+    assert axes[3].get_title() == "plateau" and axes[3].texts[0].get_text() == "no formula"
+    assert _curves(axes[3]) == []
+
+
+def test_schedule_grid_switches_off_unused_panels_and_takes_custom_labels():
+    from course_lib.plots.schedules import plot_schedule_grid
+
+    _fig, axes = plot_schedule_grid(
+        {"a": Cosine(1.0, 5)}, 5, ncols=3, xlabel="epoch", ylabel="momentum"
+    )
+    assert len(axes) == 3
+    assert (axes[0].get_xlabel(), axes[0].get_ylabel()) == ("epoch", "momentum")
+    assert [ax.axison for ax in axes] == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(schedules=[Cosine(1.0, 5)], steps=5), TypeError, "non-empty dict"),
+        (dict(schedules={}, steps=5), TypeError, "non-empty dict"),
+        (dict(schedules={"a": Cosine(1.0, 5)}, steps=5, ncols=0), ValueError, "ncols"),
+        (dict(schedules={"a": Cosine(1.0, 5)}, steps=5, notes={"n": 3}), TypeError, "notes"),
+    ],
+)
+def test_schedule_grid_bad_arguments(kwargs, error, match):
+    from course_lib.plots.schedules import plot_schedule_grid
+
+    with pytest.raises(error, match=match):
+        plot_schedule_grid(**kwargs)

@@ -67,8 +67,8 @@ def check_cosine_t_max(
 ) -> bool:
     """Exercise 2: ``T_max`` of a cosine that is stepped once per BATCH and should end with the run.
 
-    Stepped per batch, :math:`T` counts optimizer steps:
-    :math:`T = \\text{epochs}\\cdot\\lceil n / B \\rceil`.
+    Stepped per batch, ``T_max`` counts optimizer steps, the run's :math:`T`:
+    :math:`T = \\text{epochs}\\cdot\\lceil N / B \\rceil` (:math:`N` examples, batches of :math:`B`).
     """
     if _missing(answer):
         return False
@@ -102,8 +102,9 @@ def check_warmup_lr(
 ) -> bool:
     """Exercise 3: the lr that update number ``step`` (from 0) uses under ``LinearLR`` warm-up.
 
-    ``LinearLR(opt, start_factor, end_factor=1.0, total_iters)`` gives
-    :math:`\\eta_0\\,(f_s + (1 - f_s)\\min(t, W)/W)`.
+    ``LinearLR(opt, start_factor, end_factor=1.0, total_iters)`` on a base rate :math:`\\gamma`
+    (``lr``) gives :math:`\\gamma_t = \\gamma\\,(f_s + (1 - f_s)\\min(t, T_w)/T_w)` with
+    :math:`f_s` = ``start_factor`` and :math:`T_w` = ``total_iters`` (notation: ``docs/notation.md``).
     """
     if _missing(answer):
         return False

@@ -1,9 +1,11 @@
-r"""Plot schedules, :math:`\eta(t)` against the step :math:`t`, with no model and no optimizer.
+r"""Plot schedules, :math:`\gamma_t` against the step :math:`t`, with no model and no optimizer.
 
 :func:`plot_schedule` draws one or several ``course_lib.schedules`` schedules (or any callables of
 the step) on one ``Axes`` and marks where something happens: the milestones of step decays, the
 restarts of warm-restart cosines, the boundaries of joined schedules (the end of a warm-up), the
 cycle and phase ends of cyclic and one-cycle schedules (``schedule.events(n)``).
+:func:`plot_schedule_grid` draws several schedules as small multiples, one labelled panel each.
+Symbols as in ``docs/notation.md``: :math:`\gamma_t` the learning rate at step :math:`t`.
 
 matplotlib is imported inside the function, so importing this module is cheap.
 
@@ -23,7 +25,7 @@ import numpy as np
 from course_lib._validation import check_bool, check_int
 from course_lib.schedules import Schedule, curve
 
-__all__ = ["EVENT_STYLES", "plot_schedule"]
+__all__ = ["EVENT_STYLES", "plot_schedule", "plot_schedule_grid"]
 
 #: line style of the vertical marks, by event kind (see ``Schedule.events``)
 EVENT_STYLES = {
@@ -75,7 +77,7 @@ def plot_schedule(
     *,
     ylabel: str = "value",
 ):
-    r"""Draw :math:`\eta(t)` for :math:`t = 0, \dots, \text{steps} - 1`, one line per schedule.
+    r"""Draw :math:`\gamma_t` for :math:`t = 0, \dots, \text{steps} - 1`, one line per schedule.
 
     Each value holds for its whole step (a step plot). With ``mark=True`` every event inside the
     range (``schedule.events(steps)``) is a vertical line in the schedule's colour, styled by kind
@@ -125,3 +127,75 @@ def plot_schedule(
     if len(items) > 1 or labels is not None or isinstance(schedules, Mapping):
         ax.legend()
     return ax
+
+
+def plot_schedule_grid(
+    schedules: Mapping[str, Callable],
+    steps: int,
+    ncols: int = 4,
+    *,
+    notes: Mapping[str, str] | None = None,
+    xlabel: str = "step $t$",
+    ylabel: str = r"lr $\gamma_t$",
+    panel_size: tuple[float, float] = (3.2, 2.2),
+    mark: bool = True,
+):
+    r"""Small multiples: one panel per schedule, each titled with its name and with both axes labelled.
+
+    Every panel is :func:`plot_schedule` of one schedule (x: ``xlabel``, y: ``ylabel``, so a panel
+    read alone still says what it shows). ``notes`` adds text-only panels after the curves (e.g. a
+    scheduler that has no formula in :math:`t`); panels left over are switched off.
+
+    Args:
+        schedules: ``{title: schedule}`` (schedules or any callables of the step), at least one.
+        steps: number of steps drawn in every panel, an integer ``>= 1``.
+        ncols: panels per row, an integer ``>= 1``.
+        notes: optional ``{title: text}`` panels without a curve.
+        xlabel, ylabel: the axis labels of every panel.
+        panel_size: width and height of one panel in inches.
+        mark: draw each schedule's events (see :func:`plot_schedule`).
+
+    Returns:
+        ``(fig, axes)``, ``axes`` a flat list of the ``Axes`` (curves first, then notes, then unused).
+
+        >>> from course_lib.schedules import Cosine, StepDecay
+        >>> fig, axes = plot_schedule_grid({"cosine": Cosine(0.1, 50), "step": StepDecay(0.1, 10)}, 50)
+        >>> [(ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) for ax in axes[:2]]
+        [('cosine', 'step $t$', 'lr $\\gamma_t$'), ('step', 'step $t$', 'lr $\\gamma_t$')]
+    """
+    if not isinstance(schedules, Mapping) or not schedules:
+        raise TypeError(
+            "schedules must be a non-empty dict {title: schedule}, "
+            f"got {type(schedules).__name__}"
+        )
+    steps = check_int("steps", steps, low=1)
+    ncols = check_int("ncols", ncols, low=1)
+    notes = {} if notes is None else dict(notes)
+    for title, text in notes.items():
+        if not isinstance(text, str):
+            raise TypeError(f"notes[{title!r}] must be a string, got {text!r}")
+    import matplotlib.pyplot as plt
+
+    n = len(schedules) + len(notes)
+    nrows = -(-n // ncols)
+    fig, grid = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
+        squeeze=False,
+    )
+    axes = list(grid.flat)
+    for ax, (title, schedule) in zip(axes, schedules.items()):
+        plot_schedule({title: schedule}, steps, ax=ax, mark=mark, ylabel=ylabel)
+        ax.get_legend().remove()
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+    for ax, (title, text) in zip(axes[len(schedules) :], notes.items()):
+        ax.set_title(title, fontsize=9)
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    return fig, axes

@@ -5,7 +5,7 @@ The pure part, unit-tested:
 - :data:`SCHEDULES`: every schedule the designer offers, as a :class:`ScheduleSpec` (its arguments
   with their ranges, the ``course_lib.schedules`` schedule they build, and the torch scheduler that
   gives the same learning rates).
-- :func:`compute_schedule`: the curve :math:`\eta(t)` for :math:`t = 0, \dots, T-1` as arrays, with a
+- :func:`compute_schedule`: the curve :math:`\gamma_t` for :math:`t = 0, \dots, T-1` as arrays, with a
   status line. It never raises on argument values: an invalid combination (milestones out of order,
   a one-cycle warm-up shorter than one step, a warm-up longer than the run) gives ``ok=False`` and
   the validation message as the status.
@@ -16,8 +16,9 @@ The pure part, unit-tested:
 argument, "add to overlay" to keep a curve for comparison, and the figure
 (``course_lib.plots.plot_schedule``).
 
-Symbols as in ``course_lib.schedules``: :math:`t` the step, :math:`T` the number of steps,
-:math:`\eta_0` the base (peak) learning rate, :math:`\eta_{\min}` the final one.
+Symbols as in ``docs/notation.md`` and ``course_lib.schedules``: :math:`t` the step, :math:`T` the
+number of steps, :math:`\gamma_t` the learning rate at step :math:`t`, :math:`\gamma` the base (peak)
+learning rate, :math:`\gamma_{\min}` the final one (torch's ``eta_min``).
 
     >>> r = compute_schedule("one-cycle", steps=100, max_lr=0.1)
     >>> r.ok, round(float(r.values.max()), 6), int(r.values.argmax())
@@ -396,7 +397,7 @@ class ScheduleCurve:
         steps: :math:`T`, the number of steps drawn.
         schedule: the ``course_lib.schedules`` schedule (``None`` when the arguments are invalid).
         t: the steps ``0 .. T-1`` (empty when invalid).
-        values: :math:`\\eta(t)` at those steps (empty when invalid).
+        values: :math:`\\gamma_t` at those steps (empty when invalid).
         events: ``(step, kind)`` marks inside the range (milestones, restarts, phase ends).
         ok: the arguments are valid and every value is finite.
         status: one line: the summary of the curve, or why it cannot be drawn.
@@ -431,7 +432,7 @@ def compute_schedule(name: str, steps: int = 100, **params) -> ScheduleCurve:
 
     Returns:
         A :class:`ScheduleCurve`. Its status reports the first and last value, the peak and where it
-        is, and the mean rate :math:`\\frac1T\\sum_t \\eta(t)` (for a fixed number of steps, how far
+        is, and the mean rate :math:`\\frac1T\\sum_t \\gamma_t` (for a fixed number of steps, how far
         the schedule lets the weights travel, roughly).
 
     Example:
@@ -499,7 +500,7 @@ def make_torch_scheduler(name: str, optimizer: torch.optim.Optimizer, steps: int
 
     Sets every group's ``lr`` to the schedule's base value first (``lr``/``eta0``), then builds
     the ``torch.optim.lr_scheduler`` class of :attr:`ScheduleSpec.torch_name`; schedules without a
-    dedicated class become a ``LambdaLR`` with the factor :math:`\\eta(t)/\\eta_0`. ``"constant"``
+    dedicated class become a ``LambdaLR`` with the factor :math:`s(t) = \\gamma_t/\\gamma`. ``"constant"``
     returns ``None`` (no scheduler). Invalid arguments raise here (this is not a widget).
 
     Example:
