@@ -12,7 +12,7 @@ SOLUTIONS = {
     nb02.check_optimal_momentum: (9 / 11) ** 2,  # kappa = 100
     nb02.check_optimal_lr: 4 / (1 + 0.1) ** 2,  # L = 1, lambda_min = 0.01
     nb02.check_terminal_step: 0.5,  # 0.1 * (1 - 0.5) / (1 - 0.9)
-    nb02.check_speedup: math.log(9 / 11) / math.log(99 / 101),  # about 10
+    nb02.check_speedup: math.log(9 / 11) / math.log(99 / 101),  # 10.03, per further factor
 }
 
 
@@ -25,22 +25,36 @@ SOLUTIONS = {
 @pytest.mark.parametrize(
     ("check", "wrong", "hint"),
     [
-        (nb02.check_optimal_momentum, 9 / 11, "the rate"),
-        (nb02.check_optimal_momentum, 0.9, "popular defaults"),
-        (nb02.check_optimal_momentum, 0.5, "Not quite (0.5)"),
-        (nb02.check_optimal_lr, 2.0, "gradient descent's limit"),
-        (nb02.check_optimal_lr, 2 / 1.01, "gradient descent's limit"),
-        (nb02.check_optimal_lr, 1.0, "Not quite (1)"),
-        (nb02.check_terminal_step, 1.0, "ignores the dampening"),
-        (nb02.check_terminal_step, 0.1, "single gradient"),
-        (nb02.check_terminal_step, 0.05, "single gradient"),
-        (nb02.check_speedup, 100.0, "not kappa"),
-        (nb02.check_speedup, (99 / 101) / (9 / 11), "logarithms"),
+        (nb02.check_optimal_momentum, 9 / 11, "Not quite: that is the rate sqrt(mu*)"),
+        (nb02.check_optimal_momentum, 0.9, "0.9 / 0.99 are popular defaults, not the optimum"),
+        (
+            nb02.check_optimal_momentum,
+            0.5,
+            "Not quite (0.5). Use ((sqrt(kappa) - 1)/(sqrt(kappa) + 1))^2",
+        ),
+        (nb02.check_optimal_lr, 2.0, "that is gradient descent's limit / best step"),
+        (nb02.check_optimal_lr, 2 / 1.01, "that is gradient descent's limit / best step"),
+        (nb02.check_optimal_lr, 1.0, "Not quite (1). Use 4/(sqrt(L) + sqrt(l))^2 with l = L/kappa"),
+        (nb02.check_terminal_step, 1.0, "that ignores the dampening"),
+        (nb02.check_terminal_step, 0.1, "that is a single gradient's step"),
+        (nb02.check_terminal_step, 0.05, "that is a single gradient's step"),
+        (
+            nb02.check_terminal_step,
+            0.3,
+            "Not quite (0.3). Find the fixed point of b = mu b + (1 - tau) g",
+        ),
+        (nb02.check_speedup, 691 / 94, "7.35 is the ratio of the step counts from the start"),
+        (nb02.check_speedup, 7.4, "still include the heavy ball's start-up"),
+        (nb02.check_speedup, 100.0, "the gain is not kappa itself"),
+        (nb02.check_speedup, (99 / 101) / (9 / 11), "compare the logarithms of the rates"),
+        (nb02.check_speedup, 5.0, "Not quite (5). Steps per factor ~ 1/(-log rate)"),
     ],
 )
 def test_check_rejects_typical_mistakes_with_a_hint(check, wrong, hint, capsys):
     assert check(wrong) is False
-    assert hint in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert hint in out
+    assert "Correct" not in out
 
 
 def test_checks_follow_their_parameters():
@@ -48,3 +62,13 @@ def test_checks_follow_their_parameters():
     assert nb02.check_optimal_momentum((math.sqrt(10) - 1) ** 2 / (math.sqrt(10) + 1) ** 2, 10.0)
     assert nb02.check_terminal_step(1.0, lr=0.1, momentum=0.9, dampening=0.0)
     assert nb02.check_speedup(math.log(0.5) / math.log(0.8), condition_number=9.0)
+
+
+def test_speedup_check_counts_steps_with_the_notebooks_loop(capsys):
+    # notebook 02, section 5: 691 GD steps and 94 heavy-ball steps to shrink |theta| 10^6-fold
+    assert nb02.check_speedup(10.0) is True  # sqrt(kappa) is within 10 % of 10.03
+    assert "10.03" in capsys.readouterr().out
+    assert nb02.check_speedup(691 / 94) is False
+    assert "7.35 is the ratio" in capsys.readouterr().out
+    assert nb02.check_speedup(8.5) is False  # neither the limit nor the count ratio
+    assert "Not quite (8.5)" in capsys.readouterr().out

@@ -92,6 +92,51 @@ def test_heavy_ball_stability_region_is_lr_L_below_two_times_one_plus_momentum()
     assert np.array_equal((d.rates < 1)[margin], (G < 2 * (1 + M))[margin])
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize(("kappa", "L"), [(10.0, 1.0), (100.0, 1.0), (30.0, 2.5)])
+def test_stable_lr_limit_separates_converging_from_diverging_grid_points(nesterov, kappa, L):
+    d = mw.phase_diagram(kappa, L=L, nesterov=nesterov, n_lr=150, n_momentum=150)
+    G, M = np.meshgrid(d.lrs, d.momentums)
+    limit = mw.stable_lr_limit(M, L=L, nesterov=nesterov)
+    clear = np.abs(G / limit - 1) > 0.01
+    assert clear.mean() > 0.95
+    assert np.array_equal((d.rates < 1)[clear], (G < limit)[clear])
+    # just inside the limit the rate is below 1, just outside above
+    for mu in (0.0, 0.3, 0.9):
+        edge = float(mw.stable_lr_limit(mu, L=L, nesterov=nesterov))
+        eig = (L, L / kappa)
+        assert ls.momentum_rate(0.999 * edge, mu, eig, nesterov=nesterov) < 1
+        assert ls.momentum_rate(1.001 * edge, mu, eig, nesterov=nesterov) > 1
+
+
+def test_stable_lr_limit_values_and_bad_input():
+    assert mw.stable_lr_limit(0.0) == 2.0 and mw.stable_lr_limit(0.0, nesterov=True) == 2.0
+    assert mw.stable_lr_limit(0.5, L=2.0) == pytest.approx(1.5)
+    assert mw.stable_lr_limit(0.5, nesterov=True) == pytest.approx(1.5)
+    assert mw.stable_lr_limit(np.array([0.0, 0.999])).shape == (2,)
+    with pytest.raises(ValueError, match=r"momentum must be finite numbers in \[0, 1\)"):
+        mw.stable_lr_limit(1.0)
+    with pytest.raises(ValueError, match="L must be"):
+        mw.stable_lr_limit(0.5, L=0.0)
+
+
+def test_best_point_label_is_boxed_and_inside_the_panel():
+    import matplotlib.pyplot as plt
+
+    for nesterov in (False, True):
+        d = mw.phase_diagram(100.0, nesterov=nesterov, n_lr=60, n_momentum=60)
+        fig, ax = plt.subplots()
+        mw.draw_phase_diagram(d, ax, colorbar=False)
+        fig.canvas.draw()
+        (label,) = [t for t in ax.texts if t.get_text().startswith("best")]
+        assert f"{d.best[2]:.3f}" in label.get_text()
+        assert label.get_bbox_patch() is not None  # a dark box behind white text
+        box = label.get_window_extent(fig.canvas.get_renderer())
+        assert ax.get_window_extent().contains(box.x0, box.y0)
+        assert ax.get_window_extent().contains(box.x1, box.y1)
+        plt.close(fig)
+
+
 def test_pytorch_nesterov_iterates_are_the_look_ahead_points_of_sutskevers_form():
     q = ls.quadratic(30.0, angle=0.4)
     lr, mom = 0.8, 0.7

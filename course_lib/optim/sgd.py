@@ -17,14 +17,17 @@ class SGD(CourseOptimizer):
 
         g_t = ∇f(θ_{t-1}) + λ θ_{t-1}           (−∇f instead when maximize)
         b_t = μ b_{t-1} + (1 − τ) g_t            momentum buffer, with b_1 = g_1
-        g_t ← g_t + μ b_t  (Nesterov)   or   g_t ← b_t  (heavy ball)
-        θ_t = θ_{t-1} − γ g_t
+        d_t = g_t + μ b_t  (Nesterov)   or   d_t = b_t  (heavy ball)
+        θ_t = θ_{t-1} − γ d_t
 
-    γ lr, μ momentum, τ dampening, λ weight_decay (L2 penalty added to the gradient).
-    Without momentum (μ = 0) this is plain gradient descent and no state is kept.
-    The buffer b starts as the first gradient, not as zero, so dampening acts from step 2 on.
-    With τ = 0, the classical form v_t = μ v_{t-1} + γ g_t, θ_t = θ_{t-1} − v_t takes the same
-    steps while γ is constant (v_t = γ b_t); the two differ once a schedule changes γ.
+    γ lr, μ momentum, τ dampening, λ weight_decay (L2 penalty added to the gradient), d_t the
+    update direction (symbols of ``docs/notation.md``). Without momentum (μ = 0) this is plain
+    gradient descent, d_t = g_t, and no state is kept. The buffer b starts as the first gradient,
+    not as zero, so dampening acts from step 2 on. With τ = 0, the classical velocity form of Polyak
+    and Sutskever et al., v_t = μ v_{t-1} − γ g_t, θ_t = θ_{t-1} + v_t, takes the same steps while γ
+    is constant (v_t = −γ b_t); the two differ once a schedule changes γ, because PyTorch's buffer
+    holds raw gradients and the new γ scales all of it at once. With ``nesterov=True`` the
+    parameters are Sutskever et al.'s look-ahead point θ + μ v of their Nesterov form.
 
     State per parameter (only when μ ≠ 0): ``momentum_buffer`` (b).
 

@@ -6,10 +6,11 @@ Heavy ball in PyTorch's form (``torch.optim.SGD`` and ``course_lib.optim.SGD``),
 .. math:: b_t = \\mu b_{t-1} + \\nabla f(\\theta_{t-1}), \\qquad \\theta_t = \\theta_{t-1} - \\gamma b_t,
 
 and Nesterov's variant (``nesterov=True``): :math:`\\theta_t = \\theta_{t-1} - \\gamma (g_t + \\mu b_t)`.
+Symbols as in ``docs/notation.md``.
 
-On the quadratic :math:`\\tfrac12 (L x'^2 + \\lambda_{\\min} y'^2)`, :math:`\\lambda_{\\min} = L/\\kappa`, the
-convergence rate is the spectral radius of a 2x2 iteration matrix per eigenvalue, maximised over the two
-eigenvalues (:func:`course_lib.landscapes.momentum_rate`). :func:`phase_diagram` evaluates it on a whole
+On the quadratic :math:`\\tfrac12 (L x'^2 + \\ell y'^2)` with curvatures (Hessian eigenvalues :math:`h_i`)
+:math:`L` and :math:`\\ell = L/\\kappa`, the convergence rate is the spectral radius of a 2x2 iteration
+matrix per eigenvalue, maximised over the two eigenvalues (:func:`course_lib.landscapes.momentum_rate`). :func:`phase_diagram` evaluates it on a whole
 (lr, momentum) grid at once (vectorised NumPy, milliseconds); :func:`compute_momentum` runs one setting and
 returns the trajectory, the predicted and measured rates and the diagram; :class:`MomentumExplorer` is the
 widget.
@@ -50,6 +51,7 @@ __all__ = [
     "draw_momentum",
     "draw_phase_diagram",
     "phase_diagram",
+    "stable_lr_limit",
 ]
 
 
@@ -62,7 +64,7 @@ class PhaseDiagram:
         momentums: ``(n_momentum,)`` values of :math:`\\mu`.
         rates: ``(n_momentum, n_lr)`` spectral radii (>= 1: no convergence), rows = momentum.
         nesterov: heavy ball (False) or Nesterov (True).
-        L: largest eigenvalue.
+        L: the largest curvature :math:`L` (Hessian eigenvalue).
         condition_number: :math:`\\kappa`.
         best: ``(lr, momentum, rate)`` of the grid point with the smallest rate.
     """
@@ -99,15 +101,16 @@ def phase_diagram(
 ) -> PhaseDiagram:
     """Analytic convergence rate of heavy ball / Nesterov over an (lr, momentum) grid.
 
-    For each grid point, the rate is :math:`\\max_{\\lambda \\in \\{L, L/\\kappa\\}} \\rho(M_\\lambda)`, the
-    spectral radius of the per-eigendirection map (:func:`course_lib.landscapes.momentum_matrix`),
-    computed in closed form from the roots of its characteristic polynomial. Heavy ball converges iff
-    :math:`0 < \\gamma\\lambda < 2(1 + \\mu)` and :math:`0 \\le \\mu < 1`, so lr up to :math:`4/L` covers
-    its whole stable region.
+    For each grid point, the rate is :math:`\\max_{h \\in \\{L, \\ell\\}} \\rho(M_h)`, :math:`\\ell = L/\\kappa`,
+    the spectral radius of the per-eigendirection map (:func:`course_lib.landscapes.momentum_matrix`),
+    computed in closed form from the roots of its characteristic polynomial. With :math:`0 \\le \\mu < 1`
+    the heavy ball converges iff :math:`0 < \\gamma h < 2(1 + \\mu)` for every curvature :math:`h`, i.e.
+    :math:`\\gamma L < 2(1 + \\mu)`, so lr up to :math:`4/L` covers its whole stable region; Nesterov
+    iff :math:`\\gamma L < 2(1 + \\mu)/(1 + 2\\mu)` (see :func:`stable_lr_limit`).
 
     Args:
         condition_number: :math:`\\kappa` (>= 1).
-        L: largest eigenvalue (> 0).
+        L: the largest curvature (> 0).
         nesterov: Nesterov instead of heavy ball.
         n_lr, n_momentum: grid sizes (>= 2); momentum spans ``[0, 0.999]``.
         lr_max: largest lr of the grid (> 0); ``4 / L`` when ``None``.
@@ -144,6 +147,41 @@ def phase_diagram(
     )
 
 
+def stable_lr_limit(momentum, L: float = 1.0, nesterov: bool = False):
+    """The largest learning rate at which momentum still converges on a quadratic with top curvature L.
+
+    By the Jury (Schur-Cohn) test on the characteristic polynomial of
+    :func:`course_lib.landscapes.momentum_matrix`, with :math:`0 \\le \\mu < 1` and every curvature
+    :math:`0 < h \\le L`:
+
+    - heavy ball, :math:`z^2 - (1 + \\mu - \\gamma h) z + \\mu`: converges iff :math:`\\gamma L < 2(1 + \\mu)`;
+    - Nesterov, :math:`z^2 - (1 + \\mu)(1 - \\gamma h) z + \\mu (1 - \\gamma h)`: iff
+      :math:`\\gamma L < 2(1 + \\mu)/(1 + 2\\mu)`.
+
+    Momentum thus widens the heavy ball's stable range from :math:`2/L` (gradient descent) up to
+    :math:`4/L`, and narrows Nesterov's towards :math:`4/(3L)` as :math:`\\mu \\to 1`.
+
+    Args:
+        momentum: :math:`\\mu` in [0, 1), a number or an array.
+        L: the largest curvature (> 0).
+        nesterov: Nesterov's look-ahead instead of the heavy ball.
+
+    Returns:
+        The limit :math:`\\gamma_{\\max}`, same shape as ``momentum``.
+
+    Example:
+        >>> float(stable_lr_limit(0.5)), round(float(stable_lr_limit(0.5, nesterov=True)), 4)
+        (3.0, 1.5)
+    """
+    check_number("L", L, low=0.0, low_inclusive=False)
+    check_bool("nesterov", nesterov)
+    mu = np.asarray(momentum, dtype=np.float64)
+    if not np.all(np.isfinite(mu)) or np.any(mu < 0) or np.any(mu >= 1):
+        raise ValueError(f"momentum must be finite numbers in [0, 1), got {momentum!r}")
+    limit = 2.0 * (1.0 + mu) / L
+    return limit / (1.0 + 2.0 * mu) if nesterov else limit
+
+
 @dataclass(frozen=True)
 class MomentumResult:
     """What :func:`compute_momentum` measured and predicted.
@@ -156,7 +194,7 @@ class MomentumResult:
         rate: the analytic rate at this setting (>= 1: no convergence).
         measured: measured per-step contraction of :math:`\\|\\theta_t - \\theta^*\\|` over the second half
             of the run (``None`` when too short).
-        gd_rate: plain GD's rate at the same lr, :math:`\\max_i |1 - \\gamma\\lambda_i|`.
+        gd_rate: plain GD's rate at the same lr, :math:`\\max_i |1 - \\gamma h_i|`.
         optimal: ``(lr, momentum, rate)`` optimal for the chosen method (closed form).
         phase: the :class:`PhaseDiagram` of the chosen method.
         status: one line for the widget.
@@ -260,10 +298,11 @@ def compute_momentum(
 
 
 def draw_phase_diagram(diagram: PhaseDiagram, ax=None, *, point=None, colorbar: bool = True):
-    """Colour map of the speed :math:`1 - \rho` over (lr, momentum), log scale; divergence in grey.
+    """Colour map of the speed :math:`1 - \\rho` over (lr, momentum), log scale; divergence in grey.
 
     Brighter is faster. White contour lines mark rates 0.5, 0.8, 0.9, 0.95, 0.99; a cyan star the grid's
-    best point; a green circle ``point``.
+    best point, labelled with its rate in a dark box placed towards the middle of the panel (the best
+    point lies in the brightest region, where cyan text alone is unreadable); a green circle ``point``.
 
     Args:
         diagram: from :func:`phase_diagram`.
@@ -300,13 +339,23 @@ def draw_phase_diagram(diagram: PhaseDiagram, ax=None, *, point=None, colorbar: 
     )
     best = diagram.best
     ax.plot(best[0], best[1], marker="*", color="cyan", markersize=13, linestyle="none")
+    # The label sits in a dark box away from the star, on the side of the panel with more room.
+    left = best[0] > 0.5 * float(diagram.lrs[-1])
+    low = best[1] > 0.5
     ax.annotate(
-        f"best ρ={best[2]:.3f}",
+        f"best: ρ = {best[2]:.3f}\n(lr {best[0]:.2f}, μ {best[1]:.2f})",
         (best[0], best[1]),
-        color="cyan",
-        fontsize=8,
-        xytext=(-60, 8),
+        xytext=(-95 if left else 25, -45 if low else 30),
         textcoords="offset points",
+        color="white",
+        fontsize=9,
+        bbox={
+            "boxstyle": "round,pad=0.3",
+            "facecolor": "black",
+            "alpha": 0.75,
+            "edgecolor": "cyan",
+        },
+        arrowprops={"arrowstyle": "->", "color": "cyan", "lw": 1.2},
     )
     if point is not None:
         ax.plot(point[0], point[1], marker="o", mfc="none", mec="lime", mew=2, markersize=11)
