@@ -505,10 +505,12 @@ def no_decay_groups(
 def discriminative_lrs(num_blocks: int, lr, decay: float | None = None) -> list[float]:
     """Learning rates for ``num_blocks`` blocks ordered input -> head.
 
-    - ``lr`` a number and ``decay`` :math:`\\gamma`: geometric decay from the head,
-      :math:`\\eta_i = \\eta\\,\\gamma^{\\,n-1-i}` (the head gets :math:`\\eta`).
+    - ``lr`` a number :math:`\\gamma` and ``decay`` :math:`\\xi`: geometric decay from the head,
+      :math:`\\gamma_i = \\gamma\\,\\xi^{\\,n-1-i}` for block :math:`i = 0, \\dots, n-1` (the head
+      gets :math:`\\gamma`; :math:`\\gamma` is the learning rate as everywhere in the course,
+      docs/notation.md).
     - ``lr=slice(lo, hi)`` (fastai's spacing): geometric spacing from ``lo`` (input) to ``hi``
-      (head), :math:`\\eta_i = \\text{lo}\\,(\\text{hi}/\\text{lo})^{i/(n-1)}`.
+      (head), :math:`\\gamma_i = \\text{lo}\\,(\\text{hi}/\\text{lo})^{i/(n-1)}`.
     - ``lr`` a sequence: explicit per-block rates, returned as a list.
 
     Example:
@@ -587,7 +589,8 @@ def layerwise_lr(
         blocks: the blocks in order from input to head. A block is a module name (prefix such as
             ``"features.0"``; ``""`` is not allowed), an ``nn.Module`` of the model, or a tuple of those.
         lr: the head's rate with ``decay``, ``slice(lo, hi)``, or one rate per block.
-        decay: :math:`\\gamma` in (0, 1] when ``lr`` is a number.
+        decay: :math:`\\xi` in (0, 1] when ``lr`` is a number (block :math:`i` gets
+            :math:`\\gamma\\,\\xi^{\\,n-1-i}`).
         rest: what to do with parameters outside every block (see :func:`split`).
         include_frozen: also group frozen parameters (for gradual unfreezing).
         **hparams: hyperparameters shared by every block group (``weight_decay``, ``momentum``, ...).
@@ -655,7 +658,7 @@ def freeze(model: nn.Module, targets=None) -> list[str]:
 
     Setting ``.grad`` to ``None`` matters: a torch optimizer skips a parameter whose gradient is
     ``None``, so momentum and weight decay stop moving it at once. With a stale zero gradient they
-    would keep moving it (SGD momentum: :math:`\\theta \\leftarrow \\theta - \\eta\\,\\mu\\,b`).
+    would keep moving it (SGD momentum: :math:`\\theta \\leftarrow \\theta - \\gamma\\,\\mu\\,b`).
 
     Args:
         model: the model (modified in place).

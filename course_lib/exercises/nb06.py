@@ -55,8 +55,8 @@ def _all_close(a, b, rel=1e-6) -> bool:
 def check_layerwise_lrs(answer, lr: float = 1e-2, decay: float = 0.5, num_blocks: int = 4) -> bool:
     """Exercise 1: the learning rates of ``num_blocks`` blocks, listed input -> head, with layer-wise decay.
 
-    The head gets :math:`\\eta`, each block below it :math:`\\gamma` times the one above:
-    :math:`\\eta_i = \\eta\\,\\gamma^{\\,n-1-i}` for :math:`i = 0 \\dots n-1` (input first).
+    The head gets the rate :math:`\\gamma` (``lr``), each block below it :math:`\\xi` (``decay``) times
+    the one above: :math:`\\gamma_i = \\gamma\\,\\xi^{\\,n-1-i}` for :math:`i = 0 \\dots n-1` (input first).
     """
     if _missing(answer):
         return False
@@ -121,7 +121,8 @@ def check_group_lr_after_cosine(answer, lrs=(0.1, 0.01), T_max: int = 10, steps:
     """Exercise 3: group 1's lr after ``steps`` steps of ``CosineAnnealingLR`` on two groups.
 
     A scheduler applies the same shape to every group, scaled by each group's own initial lr:
-    :math:`\\eta_i(t) = \\eta_{\\min} + (\\eta_{i,0} - \\eta_{\\min})(1 + \\cos(\\pi t/T))/2`.
+    :math:`\\gamma_i(t) = \\gamma_{\\min} + (\\gamma_{i,0} - \\gamma_{\\min})(1 + \\cos(\\pi t/T_{\\max}))/2`
+    (``eta_min`` is torch's name for :math:`\\gamma_{\\min}`).
     """
     if _missing(answer):
         return False
