@@ -7,10 +7,14 @@ saying so when the run diverges.
 
 The functions:
 
-- :func:`quadratic`: :math:`f(\\theta) = \\tfrac12 (L x'^2 + \\mu y'^2)`, where :math:`(x', y')` is
-  :math:`\\theta` rotated by ``angle`` and :math:`\\mu = L / \\kappa`. Its Hessian has eigenvalues
-  :math:`L` and :math:`\\mu`; gradient descent with step :math:`\\gamma` converges iff
-  :math:`0 < \\gamma < 2/L`, and the condition number :math:`\\kappa = L/\\mu` sets how slowly.
+- :func:`quadratic`: :math:`f(\\theta) = \\tfrac12 (L x'^2 + \\ell y'^2)`, where :math:`(x', y')` is
+  :math:`\\theta` rotated by ``angle`` and :math:`\\ell = L / \\kappa`. Its Hessian has eigenvalues
+  :math:`h_1 = L` and :math:`h_2 = \\ell`; gradient descent with step :math:`\\gamma` converges iff
+  :math:`0 < \\gamma < 2/L`, and the condition number :math:`\\kappa = L/\\ell` sets how slowly.
+
+Symbols follow the course's notation (``docs/notation.md``): :math:`\\gamma` the learning rate (``lr``),
+:math:`\\mu` momentum (``momentum``), :math:`h_i` the Hessian's eigenvalues, :math:`L` and :math:`\\ell`
+the largest and smallest of them.
 - :func:`rosenbrock`: :math:`(a - x)^2 + b (y - x^2)^2`, a curved valley, minimum at :math:`(a, a^2)`.
 - :func:`beale`: Beale's function, minimum 0 at :math:`(3, 0.5)`, flat plateaus and steep walls.
 - :func:`saddle`: :math:`\\tfrac12 (x^2 - y^2) + \\tfrac14 y^4`, a saddle point at the origin and two minima
@@ -89,7 +93,9 @@ class Landscape:
         start: the default starting point :math:`\\theta_0`.
         bounds: ``((x_min, x_max), (y_min, y_max))`` for contour plots.
         log_contours: whether contours look better on a log scale (steep valleys).
-        info: extra facts, e.g. ``{"L": 1.0, "mu": 0.1}`` for the quadratic.
+        info: extra facts, e.g. ``{"L": 1.0, "mu": 0.1, "condition_number": 10.0}`` for the
+            quadratic, where ``"mu"`` holds the smallest curvature :math:`\\ell` (the key predates the
+            course's notation and is kept for compatibility).
     """
 
     name: str
@@ -122,10 +128,10 @@ class Landscape:
 def quadratic(
     condition_number: float = 10.0, L: float = 1.0, angle: float = 0.0, start=(-2.0, 1.0)
 ) -> Landscape:
-    """The quadratic :math:`\\tfrac12 (L x'^2 + \\mu y'^2)` with :math:`\\mu = L/\\kappa`, rotated by ``angle``.
+    """The quadratic :math:`\\tfrac12 (L x'^2 + \\ell y'^2)` with :math:`\\ell = L/\\kappa`, rotated by ``angle``.
 
     Args:
-        condition_number: :math:`\\kappa = L / \\mu \\ge 1`.
+        condition_number: :math:`\\kappa = L / \\ell \\ge 1` (:math:`\\ell` the smallest curvature).
         L: largest curvature (the Hessian's largest eigenvalue), > 0.
         angle: rotation of the axes in radians (0 = axis-aligned valley).
         start: default :math:`\\theta_0`.
@@ -287,7 +293,7 @@ def trajectory(
 # --- Convergence rates on quadratics, in closed form ------------------------------------------------
 #
 # On f(θ) = ½ θᵀHθ every method below is linear in θ, so the error in each eigendirection of H (an
-# eigenvalue λ) evolves on its own and the worst eigendirection sets the rate. Notebooks 01 and 02 check
+# eigenvalue h) evolves on its own and the worst eigendirection sets the rate. Notebooks 01 and 02 check
 # these formulas against measured trajectories.
 
 
@@ -312,15 +318,15 @@ def _as_array(name: str, value, low: float | None = None, low_inclusive: bool = 
 
 
 def gd_rate(lr, eigenvalues):
-    """Per-step contraction factor of gradient descent on a quadratic: :math:`\\max_i |1 - \\gamma\\lambda_i|`.
+    """Per-step contraction factor of gradient descent on a quadratic: :math:`\\max_i |1 - \\gamma h_i|`.
 
-    In the eigendirection with eigenvalue :math:`\\lambda` the error obeys
-    :math:`e_{t+1} = (1 - \\gamma\\lambda)\\, e_t`, so it shrinks iff :math:`|1-\\gamma\\lambda| < 1`, i.e.
-    :math:`0 < \\gamma < 2/\\lambda`; the largest eigenvalue :math:`L` gives the threshold :math:`2/L`.
+    In the eigendirection with eigenvalue :math:`h` the error obeys
+    :math:`e_{t+1} = (1 - \\gamma h)\\, e_t`, so it shrinks iff :math:`|1-\\gamma h| < 1`, i.e.
+    :math:`0 < \\gamma < 2/h`; the largest eigenvalue :math:`L` gives the threshold :math:`2/L`.
 
     Args:
         lr: :math:`\\gamma` (>= 0), a number or an array (the result broadcasts over it).
-        eigenvalues: the Hessian's eigenvalues :math:`\\lambda_i` (> 0), e.g. ``(L, mu)``.
+        eigenvalues: the Hessian's eigenvalues :math:`h_i` (> 0), e.g. ``(L, ell)``.
 
     Returns:
         :math:`\\rho(\\gamma)` with the shape of ``lr`` (a float for a scalar ``lr``); >= 1 means no
@@ -341,14 +347,14 @@ def gd_rate(lr, eigenvalues):
 def gd_optimal(L: float, condition_number: float) -> tuple[float, float]:
     """Best fixed step of gradient descent on a quadratic and its rate.
 
-    With curvatures in :math:`[\\mu, L]`, :math:`\\mu = L/\\kappa`, the rate
-    :math:`\\max(|1-\\gamma L|, |1-\\gamma\\mu|)` is smallest where the two are equal:
+    With curvatures in :math:`[\\ell, L]`, :math:`\\ell = L/\\kappa`, the rate
+    :math:`\\max(|1-\\gamma L|, |1-\\gamma\\ell|)` is smallest where the two are equal:
 
-    .. math:: \\gamma^* = \\frac{2}{L + \\mu}, \\qquad \\rho^* = \\frac{\\kappa - 1}{\\kappa + 1}.
+    .. math:: \\gamma^* = \\frac{2}{L + \\ell}, \\qquad \\rho^* = \\frac{\\kappa - 1}{\\kappa + 1}.
 
     Args:
         L: the largest eigenvalue (> 0).
-        condition_number: :math:`\\kappa = L/\\mu` (>= 1).
+        condition_number: :math:`\\kappa = L/\\ell` (>= 1).
 
     Returns:
         ``(lr, rate)``.
@@ -366,11 +372,11 @@ def gd_optimal(L: float, condition_number: float) -> tuple[float, float]:
 def momentum_rate(lr, momentum, eigenvalues, nesterov: bool = False):
     """Convergence rate of heavy-ball or Nesterov momentum on a quadratic (spectral radius).
 
-    In the eigendirection :math:`\\lambda` the iterates obey a two-term recurrence, a 2x2 linear map
+    In the eigendirection :math:`h` the iterates obey a two-term recurrence, a 2x2 linear map
     of :math:`(e_t, e_{t-1})` (see :func:`momentum_matrix`) with characteristic polynomial
 
-    - heavy ball: :math:`z^2 - (1 + \\mu - \\gamma\\lambda)\\, z + \\mu`,
-    - Nesterov:   :math:`z^2 - (1 + \\mu)(1 - \\gamma\\lambda)\\, z + \\mu (1 - \\gamma\\lambda)`,
+    - heavy ball: :math:`z^2 - (1 + \\mu - \\gamma h)\\, z + \\mu`,
+    - Nesterov:   :math:`z^2 - (1 + \\mu)(1 - \\gamma h)\\, z + \\mu (1 - \\gamma h)`,
 
     (:math:`\\gamma` lr, :math:`\\mu` momentum). The error shrinks per step, asymptotically, by the largest
     root modulus; the rate is the maximum of that over the eigenvalues. Vectorised: ``lr`` and
@@ -411,8 +417,8 @@ def momentum_rate(lr, momentum, eigenvalues, nesterov: bool = False):
 def momentum_matrix(lr: float, momentum: float, eigenvalue: float, nesterov: bool = False):
     """The 2x2 map :math:`(e_t, e_{t-1}) \\mapsto (e_{t+1}, e_t)` of momentum in one eigendirection.
 
-    Heavy ball: :math:`e_{t+1} = (1 + \\mu - \\gamma\\lambda) e_t - \\mu e_{t-1}`; Nesterov:
-    :math:`e_{t+1} = (1 - \\gamma\\lambda)\\big((1 + \\mu) e_t - \\mu e_{t-1}\\big)`.
+    Heavy ball: :math:`e_{t+1} = (1 + \\mu - \\gamma h) e_t - \\mu e_{t-1}`; Nesterov:
+    :math:`e_{t+1} = (1 - \\gamma h)\\big((1 + \\mu) e_t - \\mu e_{t-1}\\big)`.
 
     Returns:
         A ``(2, 2)`` NumPy array whose spectral radius is :func:`momentum_rate` for one eigenvalue.
@@ -434,9 +440,9 @@ def momentum_matrix(lr: float, momentum: float, eigenvalue: float, nesterov: boo
 def momentum_optimal(L: float, condition_number: float) -> tuple[float, float, float]:
     """Best (lr, momentum) of the heavy ball on a quadratic, and its rate (Polyak, 1964).
 
-    With curvatures in :math:`[\\mu_{\\min}, L]`, :math:`\\kappa = L / \\mu_{\\min}`:
+    With curvatures in :math:`[\\ell, L]`, :math:`\\kappa = L / \\ell`:
 
-    .. math:: \\gamma^* = \\frac{4}{(\\sqrt{L} + \\sqrt{\\mu_{\\min}})^2}, \\qquad
+    .. math:: \\gamma^* = \\frac{4}{(\\sqrt{L} + \\sqrt{\\ell})^2}, \\qquad
               \\mu^* = \\Big(\\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}\\Big)^2, \\qquad
               \\rho^* = \\sqrt{\\mu^*} = \\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}.
 
@@ -454,18 +460,18 @@ def momentum_optimal(L: float, condition_number: float) -> tuple[float, float, f
     check_number("L", L, low=0.0, low_inclusive=False)
     check_number("condition_number", condition_number, low=1.0)
     L, kappa = float(L), float(condition_number)
-    mu_min = L / kappa
+    ell = L / kappa
     rate = (math.sqrt(kappa) - 1.0) / (math.sqrt(kappa) + 1.0)
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu_min)) ** 2, rate**2, rate
+    return 4.0 / (math.sqrt(L) + math.sqrt(ell)) ** 2, rate**2, rate
 
 
 def nesterov_optimal(L: float, condition_number: float) -> tuple[float, float, float]:
     """Best (lr, momentum) of Nesterov's method on a quadratic, and its rate.
 
     Minimising :func:`momentum_rate` (``nesterov=True``) over both parameters gives (Lessard, Recht &
-    Packard, 2016), with :math:`\\mu_{\\min} = L/\\kappa`:
+    Packard, 2016), with :math:`\\ell = L/\\kappa`:
 
-    .. math:: \\gamma^* = \\frac{4}{3L + \\mu_{\\min}}, \\qquad
+    .. math:: \\gamma^* = \\frac{4}{3L + \\ell}, \\qquad
               \\mu^* = \\frac{\\sqrt{3\\kappa + 1} - 2}{\\sqrt{3\\kappa + 1} + 2}, \\qquad
               \\rho^* = 1 - \\frac{2}{\\sqrt{3\\kappa + 1}},
 

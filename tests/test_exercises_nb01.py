@@ -25,21 +25,67 @@ SOLUTIONS = {
 @pytest.mark.parametrize(
     ("check", "wrong", "hint"),
     [
-        (nb01.check_divergence_threshold, 0.25, "1/L"),
-        (nb01.check_divergence_threshold, 8.0, "divides"),
-        (nb01.check_divergence_threshold, 0.6, "Solve"),
-        (nb01.check_optimal_step, 1.0, "edge of divergence"),
-        (nb01.check_optimal_step, 0.5, "1/L is safe"),
-        (nb01.check_optimal_step, 2.0, "1/mu overshoots"),
-        (nb01.check_steps_ratio, 10.0, "sqrt(kappa)"),
-        (nb01.check_steps_ratio, 50.0, "Too few"),
-        (nb01.check_batch_size_for_quarter_variance, 64, "doubling"),
-        (nb01.check_batch_size_for_quarter_variance, 512, "standard deviation"),
+        (
+            nb01.check_divergence_threshold,
+            0.25,
+            "Not quite: 1/L = 0.25 is the step that zeroes the steepest direction in one step",
+        ),
+        (
+            nb01.check_divergence_threshold,
+            8.0,
+            "Not quite: the curvature divides, it does not multiply. Solve |1 - lr·L| = 1 for lr.",
+        ),
+        (
+            nb01.check_divergence_threshold,
+            0.6,
+            "Not quite (0.6). Solve |1 - lr·L| = 1 for lr with L = 4.",
+        ),
+        (
+            nb01.check_optimal_step,
+            1.0,
+            "Not quite: 2/L is the edge of divergence, where the steep direction stops shrinking.",
+        ),
+        (
+            nb01.check_optimal_step,
+            0.5,
+            "Not quite: 1/L is safe, but then the flat direction shrinks by only 1 - ℓ/L per step. "
+            "Make |1 - lr·L| and |1 - lr·ℓ| equal.",
+        ),
+        (nb01.check_optimal_step, 2.0, "Not quite: 1/ℓ overshoots the steep direction badly"),
+        (
+            nb01.check_optimal_step,
+            0.7,
+            "Not quite (0.7). Make |1 - lr·L| equal to |1 - lr·ℓ| with ℓ = L/kappa.",
+        ),
+        (
+            nb01.check_steps_ratio,
+            10.0,
+            "Not quite: sqrt(kappa) is the scaling of momentum (notebook 02). Plain GD is worse.",
+        ),
+        (nb01.check_steps_ratio, 50.0, "Too few: compare log((k-1)/(k+1)) for both kappas"),
+        (nb01.check_steps_ratio, 1000.0, "Too many: compare log((k-1)/(k+1)) for both kappas"),
+        (
+            nb01.check_batch_size_for_quarter_variance,
+            64,
+            "Not quite: doubling B halves the variance (and divides the std by sqrt 2).",
+        ),
+        (
+            nb01.check_batch_size_for_quarter_variance,
+            512,
+            "Not quite: that would quarter the standard deviation, not the variance.",
+        ),
+        (
+            nb01.check_batch_size_for_quarter_variance,
+            100,
+            "Not quite (100). The variance of a mean of B samples is sigma^2 / B.",
+        ),
     ],
 )
 def test_check_rejects_typical_mistakes_with_a_hint(check, wrong, hint, capsys):
     assert check(wrong) is False
-    assert hint in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert hint in out
+    assert "Correct" not in out
 
 
 def test_checks_follow_their_parameters():

@@ -50,6 +50,25 @@ def test_plot_trajectories_draws_each_path_and_labels_divergence():
     assert len(crosses) == 1
 
 
+def test_colors_fix_each_runs_colour_in_both_plots():
+    import matplotlib.colors as mcolors
+
+    q, runs = _runs()
+    ax = lp.plot_trajectories(q, runs, colors=["C3", "C5"])
+    paths = [ln for ln in ax.get_lines() if ln.get_label().startswith("lr=")]
+    assert [mcolors.to_hex(ln.get_color()) for ln in paths] == [
+        mcolors.to_hex("C3"),
+        mcolors.to_hex("C5"),
+    ]
+    crosses = [ln for ln in ax.get_lines() if ln.get_marker() == "x"]
+    assert mcolors.to_hex(crosses[0].get_color()) == mcolors.to_hex("C5")
+    ax2 = lp.plot_losses(runs, colors=["red"])  # cycled when shorter
+    assert {mcolors.to_hex(ln.get_color()) for ln in ax2.get_lines()} == {"#ff0000"}
+    # the default is unchanged: the axes' colour cycle
+    ax3 = lp.plot_losses(runs)
+    assert mcolors.to_hex(ax3.get_lines()[0].get_color()) == mcolors.to_hex("C0")
+
+
 def test_plot_losses_draws_suboptimality_on_a_log_axis():
     q, runs = _runs()
     ax = lp.plot_losses(runs, landscape=q)
@@ -83,6 +102,8 @@ def test_plot_loss_curves_draws_mean_and_band():
         (lambda q, r: lp.plot_losses(r, f_min=float("nan")), ValueError, "f_min"),
         (lambda q, r: lp.plot_loss_curves({"a": [1.0]}, spread="iqr"), ValueError, "spread"),
         (lambda q, r: lp.plot_loss_curves({"a": [1, 2]}, x=[1, 2, 3]), ValueError, "x must"),
+        (lambda q, r: lp.plot_trajectories(q, r, colors="red"), TypeError, "colors must be"),
+        (lambda q, r: lp.plot_losses(r, colors=[]), TypeError, "colors must be"),
     ],
 )
 def test_bad_arguments_raise_with_the_argument_name(call, error, match):

@@ -1,6 +1,7 @@
 """Self-checks for notebook 01 (gradient descent and SGD).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
+Symbols as in ``docs/notation.md``: :math:`\\gamma` the learning rate (``lr``), :math:`L` and :math:`\\ell` the
+largest and smallest curvature, :math:`\\kappa = L/\\ell`. Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
 yet". The expected values are computed from the formulas of the notebook, not stored.
 
     >>> check_divergence_threshold(None)
@@ -59,10 +60,10 @@ def check_divergence_threshold(answer, L: float = 4.0) -> bool:
 
 
 def check_optimal_step(answer, L: float = 2.0, condition_number: float = 4.0) -> bool:
-    """Exercise 2: the fixed step that makes GD fastest on a quadratic with curvatures :math:`[\\mu, L]`.
+    """Exercise 2: the fixed step that makes GD fastest on a quadratic with curvatures :math:`[\\ell, L]`.
 
-    The rate :math:`\\max(|1-\\gamma L|, |1-\\gamma\\mu|)` is smallest where the two factors have equal size:
-    :math:`\\gamma L - 1 = 1 - \\gamma\\mu`, so :math:`\\gamma^* = 2/(L + \\mu)`.
+    The rate :math:`\\max(|1-\\gamma L|, |1-\\gamma\\ell|)` is smallest where the two factors have equal size:
+    :math:`\\gamma L - 1 = 1 - \\gamma\\ell`, so :math:`\\gamma^* = 2/(L + \\ell)`.
     """
     if _missing(answer):
         return False
@@ -70,10 +71,10 @@ def check_optimal_step(answer, L: float = 2.0, condition_number: float = 4.0) ->
     if value is None:
         return False
     expected, rate = gd_optimal(L, condition_number)
-    mu = L / condition_number
+    ell = L / condition_number
     if _close(value, expected, 1e-3):
         print(
-            f"Correct: 2/(L + mu) = {expected:g}; both eigendirections then shrink by "
+            f"Correct: 2/(L + ℓ) = {expected:g}; both eigendirections then shrink by "
             f"(kappa - 1)/(kappa + 1) = {rate:g} per step."
         )
         return True
@@ -83,13 +84,13 @@ def check_optimal_step(answer, L: float = 2.0, condition_number: float = 4.0) ->
         )
     elif _close(value, 1.0 / L, 1e-3):
         print(
-            "Not quite: 1/L is safe, but then the flat direction shrinks by only 1 - mu/L per step. "
-            "Make |1 - lr·L| and |1 - lr·mu| equal."
+            "Not quite: 1/L is safe, but then the flat direction shrinks by only 1 - ℓ/L per step. "
+            "Make |1 - lr·L| and |1 - lr·ℓ| equal."
         )
-    elif _close(value, 1.0 / mu, 1e-3):
-        print("Not quite: 1/mu overshoots the steep direction badly (|1 - lr·L| > 1).")
+    elif _close(value, 1.0 / ell, 1e-3):
+        print("Not quite: 1/ℓ overshoots the steep direction badly (|1 - lr·L| > 1).")
     else:
-        print(f"Not quite ({value:g}). Make |1 - lr·L| equal to |1 - lr·mu| with mu = L/kappa.")
+        print(f"Not quite ({value:g}). Make |1 - lr·L| equal to |1 - lr·ℓ| with ℓ = L/kappa.")
     return False
 
 

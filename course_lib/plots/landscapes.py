@@ -65,6 +65,16 @@ def _check_trajectories(trajectories) -> dict[str, Trajectory]:
     return {str(k): v for k, v in trajectories.items()}
 
 
+def _check_colors(colors) -> list[str] | None:
+    if colors is None:
+        return None
+    if isinstance(colors, (str, bytes)) or not isinstance(colors, Sequence) or not colors:
+        raise TypeError(
+            f"colors must be a non-empty sequence of matplotlib colours, got {colors!r}"
+        )
+    return list(colors)
+
+
 def _label(label: str, path: Trajectory) -> str:
     return f"{label} (diverged at step {path.diverged_at})" if path.diverged else label
 
@@ -153,6 +163,7 @@ def plot_trajectories(
     markers: bool = True,
     legend: bool = True,
     title: str | None = None,
+    colors: Sequence[str] | None = None,
 ):
     """Contours of ``landscape`` with the path :math:`\\theta_0 \\to \\theta_1 \\to \\dots` of each run.
 
@@ -168,6 +179,8 @@ def plot_trajectories(
         markers: draw a dot at every iterate.
         legend: draw a legend.
         title: axes title; the landscape's name when ``None``.
+        colors: matplotlib colours, one per run in order (cycled when shorter); the axes' colour
+            cycle when ``None``. Small multiples (one run per panel) use it to keep each run's colour.
 
     Returns:
         The ``Axes``.
@@ -181,9 +194,11 @@ def plot_trajectories(
     runs = _check_trajectories(trajectories)
     check_bool("markers", markers)
     check_bool("legend", legend)
+    palette = _check_colors(colors)
     ax = plot_contours(landscape, ax, levels=levels, n=n, title=title)
-    for label, path in runs.items():
+    for k, (label, path) in enumerate(runs.items()):
         pts = np.asarray(path.points)
+        style = {} if palette is None else {"color": palette[k % len(palette)]}
         (line,) = ax.plot(
             pts[:, 0],
             pts[:, 1],
@@ -191,6 +206,7 @@ def plot_trajectories(
             markersize=4,
             linewidth=1.3,
             label=_label(label, path),
+            **style,
         )
         color = line.get_color()
         ax.plot(*pts[0], marker="o", color=color, markersize=6, linestyle="none")
@@ -210,6 +226,7 @@ def plot_losses(
     log: bool = True,
     legend: bool = True,
     title: str | None = None,
+    colors: Sequence[str] | None = None,
 ):
     """Sub-optimality :math:`f(\\theta_t) - f^*` against the step :math:`t` for each run.
 
@@ -225,6 +242,7 @@ def plot_losses(
         log: log-scale y axis.
         legend: draw a legend.
         title: axes title.
+        colors: matplotlib colours, one per run in order (cycled); the colour cycle when ``None``.
 
     Returns:
         The ``Axes``.
@@ -241,13 +259,15 @@ def plot_losses(
     if f_min is None:
         f_min = float(landscape(landscape.minimum)) if landscape is not None else 0.0
     check_number("f_min", f_min)
+    palette = _check_colors(colors)
     ax = _axes(ax, figsize=(5.0, 3.5))
-    for label, path in runs.items():
+    for k, (label, path) in enumerate(runs.items()):
         gap = np.asarray(path.losses, dtype=np.float64) - f_min
         if log:
             gap = np.maximum(gap, LOG_FLOOR)
         steps = np.arange(len(gap))
-        (line,) = ax.plot(steps, gap, linewidth=1.5, label=_label(label, path))
+        style = {} if palette is None else {"color": palette[k % len(palette)]}
+        (line,) = ax.plot(steps, gap, linewidth=1.5, label=_label(label, path), **style)
         if path.diverged:
             ax.plot(steps[-1], gap[-1], marker="x", color=line.get_color(), markersize=10, mew=2.5)
     if log:

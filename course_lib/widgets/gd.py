@@ -3,12 +3,14 @@
 :func:`compute_gd` is the pure part (unit-tested): it runs :math:`\\theta_{t+1} = \\theta_t - \\gamma
 \\nabla f(\\theta_t)` with ``course_lib.optim.SGD`` on
 
-.. math:: f(\\theta) = \\tfrac12 (L x'^2 + \\mu y'^2), \\qquad \\mu = L / \\kappa,
+.. math:: f(\\theta) = \\tfrac12 (L x'^2 + \\ell y'^2), \\qquad \\ell = L / \\kappa,
 
 and returns the trajectory together with the theory: the per-eigendirection contraction factors
-:math:`|1 - \\gamma\\lambda|`, the rate :math:`\\rho = \\max(|1-\\gamma L|, |1-\\gamma\\mu|)`, the divergence
+:math:`|1 - \\gamma h_i|` (:math:`h_i` the Hessian's eigenvalues, :math:`L` and :math:`\\ell` the largest
+and smallest), the rate :math:`\\rho = \\max(|1-\\gamma L|, |1-\\gamma\\ell|)`, the divergence
 threshold :math:`2/L` and the loss predicted in closed form,
-:math:`f(\\theta_t) = \\tfrac12 \\sum_i \\lambda_i (1 - \\gamma\\lambda_i)^{2t} e_{i,0}^2`.
+:math:`f(\\theta_t) = \\tfrac12 \\sum_i h_i (1 - \\gamma h_i)^{2t} e_{i,0}^2`. Symbols as in
+``docs/notation.md``.
 
 :class:`GDExplorer` is the ipywidgets shell: sliders for :math:`\\gamma`, :math:`\\kappa` and the number of
 steps, a status line ("diverged at step k" or the final loss) and a figure with the path on the contours and
@@ -50,9 +52,9 @@ def gd_theory_losses(
     """Closed-form loss of gradient descent on :func:`course_lib.landscapes.quadratic`.
 
     In the eigenbasis (the axes rotated by ``angle``) the error :math:`e_{i,t}` of coordinate :math:`i`
-    obeys :math:`e_{i,t} = (1 - \\gamma\\lambda_i)^t e_{i,0}`, so
+    obeys :math:`e_{i,t} = (1 - \\gamma h_i)^t e_{i,0}`, so
 
-    .. math:: f(\\theta_t) = \\tfrac12 \\sum_i \\lambda_i (1 - \\gamma\\lambda_i)^{2t} e_{i,0}^2.
+    .. math:: f(\\theta_t) = \\tfrac12 \\sum_i h_i (1 - \\gamma h_i)^{2t} e_{i,0}^2.
 
     Args:
         lr: :math:`\\gamma` (>= 0).
@@ -96,11 +98,11 @@ class GDResult:
         condition_number: :math:`\\kappa`.
         L: largest eigenvalue; ``threshold`` is :math:`2/L`.
         threshold: the largest stable step :math:`2/L`.
-        factors: :math:`(1 - \\gamma L, 1 - \\gamma\\mu)`, the per-eigendirection multipliers.
-        rate: :math:`\\rho = \\max_i |1 - \\gamma\\lambda_i|` (theory).
+        factors: :math:`(1 - \\gamma L, 1 - \\gamma\\ell)`, the per-eigendirection multipliers.
+        rate: :math:`\\rho = \\max_i |1 - \\gamma h_i|` (theory).
         measured: the measured per-step contraction of :math:`\\|\\theta_t - \\theta^*\\|`
             (:func:`course_lib.landscapes.measured_rate`), ``None`` for runs too short to measure.
-        optimal_lr: :math:`2/(L + \\mu)`; ``optimal_rate``: :math:`(\\kappa-1)/(\\kappa+1)`.
+        optimal_lr: :math:`2/(L + \\ell)`; ``optimal_rate``: :math:`(\\kappa-1)/(\\kappa+1)`.
         theory_losses: the closed-form loss per step (same length as the trajectory's losses).
         status: one line for the widget ("diverged at step k" or final loss and rates).
     """
@@ -135,7 +137,7 @@ def compute_gd(
 
     Args:
         lr: :math:`\\gamma` (>= 0).
-        condition_number: :math:`\\kappa = L/\\mu` (>= 1).
+        condition_number: :math:`\\kappa = L/\\ell` (>= 1).
         steps: number of steps (>= 1).
         L: largest curvature (> 0).
         angle: rotation of the valley (radians).
@@ -155,9 +157,9 @@ def compute_gd(
     check_number("L", L, low=0.0, low_inclusive=False)
     land = quadratic(condition_number=condition_number, L=L, angle=angle, start=start)
     path = trajectory(land, functools.partial(SGD, lr=float(lr)), steps=steps)
-    mu = L / condition_number
-    factors = (1.0 - lr * L, 1.0 - lr * mu)
-    rate = gd_rate(lr, (L, mu))
+    ell = L / condition_number  # the smallest curvature
+    factors = (1.0 - lr * L, 1.0 - lr * ell)
+    rate = gd_rate(lr, (L, ell))
     opt_lr, opt_rate = gd_optimal(L, condition_number)
     theory = gd_theory_losses(lr, L, condition_number, len(path.losses) - 1, start, angle)
     measured = measured_rate(path)
@@ -174,8 +176,8 @@ def compute_gd(
     else:
         shown = "n/a" if measured is None else f"{measured:.4f}"
         status = (
-            f"{steps} steps, final loss {path.losses[-1]:.3g}; rate max|1 - lr·λ| = {rate:.4f} "
-            f"(measured {shown}); 2/L = {2 / L:.3g}, best lr 2/(L+μ) = {opt_lr:.3g} "
+            f"{steps} steps, final loss {path.losses[-1]:.3g}; rate max|1 - lr·h| = {rate:.4f} "
+            f"(measured {shown}); 2/L = {2 / L:.3g}, best lr 2/(L+ℓ) = {opt_lr:.3g} "
             f"gives {opt_rate:.4f}"
         )
     return GDResult(
