@@ -8,9 +8,9 @@ Nothing here imports Keras, Lightning or Optuna at import time: each is imported
 
 - :class:`Quadratic`: a tiny problem :math:`f(w) = \tfrac{s}{2} w^\top A w - s\,b^\top w` with gradient
   :math:`g(w) = s\,(A w - b)`; the scale :math:`s` makes gradients as small as we like (Adam's
-  :math:`\epsilon` only matters then).
+  :math:`\varepsilon` only matters then).
 - :func:`torch_iterates` / :func:`keras_iterates`: run an optimizer on such a problem and return the
-  iterates :math:`w_0, w_1, \dots, w_T`, optionally with the learning rate (and Adam's :math:`\epsilon`)
+  iterates :math:`w_0, w_1, \dots, w_T`, optionally with the learning rate (and Adam's :math:`\varepsilon`)
   changed before every step.
 - :func:`torch_lr_curve`, :func:`keras_lr_curve`: the learning rate that step :math:`t = 0, 1, \dots`
   uses, from a torch scheduler or a Keras ``LearningRateSchedule``.
@@ -26,7 +26,7 @@ logger, unlike Lightning's ``LearningRateMonitor``); :func:`quiet_trainer` build
 writes nothing (no logger, no checkpoints, a temporary ``default_root_dir``).
 
 **Optuna (notebook A2).** :class:`MNIST1DObjective` is an objective ``trial -> validation accuracy``
-that tunes the learning rate :math:`\eta` (log scale), the schedule (constant / cosine / one-cycle)
+that tunes the learning rate :math:`\gamma` (log scale), the schedule (constant / cosine / one-cycle)
 and the weight decay :math:`\lambda` (log scale) of an MLP on MNIST-1D, reports every epoch for
 pruning, and never looks at the test set. :func:`train_mnist1d` trains one configuration (used by the
 objective and to re-train the best one on several seeds).
@@ -178,7 +178,7 @@ def torch_iterates(
     r"""Run a torch optimizer on a gradient field; return the iterates :math:`w_0, \dots, w_T`.
 
     Before step :math:`t = 1, \dots, T` the group's ``lr`` is set to ``lrs[t - 1]`` (when given) and its
-    ``eps`` to ``eps_schedule(t)`` (when given), so a per-step learning rate or :math:`\epsilon_t` can
+    ``eps`` to ``eps_schedule(t)`` (when given), so a per-step learning rate or :math:`\varepsilon_t` can
     be imposed. (A constant ``eps`` is an ordinary optimizer argument in ``hyper``.)
 
     Args:
@@ -187,7 +187,7 @@ def torch_iterates(
         steps: :math:`T \ge 0`.
         start: :math:`w_0`; default ``grad_fn.start`` when it has one.
         lrs: optional learning rate of each step.
-        eps_schedule: optional function of the 1-based step giving :math:`\epsilon_t`.
+        eps_schedule: optional function of the 1-based step giving :math:`\varepsilon_t`.
         **hyper: the optimizer's arguments (``lr=0.1, momentum=0.9``).
 
     Returns:
@@ -484,10 +484,24 @@ def _warmup_cosine(optimizer, total_steps: int, warmup_fraction: float = 0.1):
     )
 
 
-def _plateau(optimizer, total_steps: int, factor: float = 0.5, patience: int = 2):
+def _plateau(
+    optimizer,
+    total_steps: int,
+    factor: float = 0.5,
+    patience: int = 2,
+    threshold: float = 1e-4,
+    threshold_mode: str = "rel",
+):
     del total_steps  # a plateau scheduler reacts to the metric, not to a horizon
     lr_scheduler = _schedulers_module()
-    return lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=factor, patience=patience)
+    return lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        mode="min",
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode=threshold_mode,
+    )
 
 
 _BUILDERS = {
@@ -502,7 +516,7 @@ def make_scheduler(name: str, **kwargs) -> Callable | None:
     r"""A picklable ``(optimizer, total_steps) -> scheduler`` factory for :class:`CourseLitModule`.
 
     ``total_steps`` is :math:`T`, the number of scheduler steps of the whole run (optimizer steps for
-    ``interval="step"``, epochs for ``"epoch"``). Each group keeps its own base rate :math:`\eta_0`.
+    ``interval="step"``, epochs for ``"epoch"``). Each group keeps its own base rate :math:`\gamma_0`.
 
     ================  ===================================================================================
     name              scheduler (``course_lib.schedulers``, torch's names and arguments)
@@ -511,13 +525,14 @@ def make_scheduler(name: str, **kwargs) -> Callable | None:
     ``cosine``        ``CosineAnnealingLR(T_max=T, eta_min=final_fraction * min lr)``
     ``onecycle``      ``OneCycleLR(max_lr=each group's lr, total_steps=T, pct_start)`` (cycles momentum)
     ``warmup_cosine`` ``LinearLR`` over ``warmup_fraction * T`` steps, then ``CosineAnnealingLR``
-    ``plateau``       ``ReduceLROnPlateau(factor, patience)``: needs ``interval="epoch"`` and a monitor
+    ``plateau``       ``ReduceLROnPlateau(mode="min", factor, patience, threshold, threshold_mode)``
+                      (torch's defaults): needs ``interval="epoch"`` and a monitor
     ================  ===================================================================================
 
     Args:
         name: one of :data:`SCHEDULES`.
         **kwargs: the options of that row (``final_fraction``, ``pct_start``, ``warmup_fraction``,
-            ``factor``, ``patience``).
+            ``factor``, ``patience``, ``threshold``, ``threshold_mode``).
 
     Example:
         >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
@@ -571,7 +586,7 @@ def _build_lightning_classes() -> None:
                                      "frequency": 1, "monitor": monitor}}  # monitor: plateau only
 
         With ``interval="step"`` Lightning calls ``scheduler.step()`` after every optimizer step, so
-        :math:`\eta_t` is the schedule at :math:`t` = the number of optimizer steps taken.
+        :math:`\gamma_t` is the schedule at :math:`t` = the number of optimizer steps taken.
         The loss is the cross-entropy; each validation epoch logs ``val_loss`` and ``val_acc`` (the
         monitor of a plateau scheduler) and appends them, with the mean ``train_loss`` of the epoch,
         to ``self.history`` (sanity-check runs are not recorded).
@@ -868,13 +883,13 @@ def train_mnist1d(
 
     Model ``course_lib.models.MLP(hidden_sizes, seed=seed)``; groups
     ``course_lib.param_groups.no_decay_groups(model, \lambda)`` (weights decay by :math:`\lambda`,
-    biases do not); optimizer ``course_lib.optim.AdamW(lr=\eta)`` (the course's MLP recipe in
-    ``course_lib.models.RECIPES["mlp"]``) or ``SGD(lr=\eta, momentum=0.9)``; the schedule
+    biases do not); optimizer ``course_lib.optim.AdamW(lr=\gamma)`` (the course's MLP recipe in
+    ``course_lib.models.RECIPES["mlp"]``) or ``SGD(lr=\gamma, momentum=0.9)``; the schedule
     :func:`make_scheduler` ``(schedule)`` stepped after every batch (``interval="step"``).
     Seeded: weights and batch order depend only on ``seed``. Nothing is written to disk.
 
     Args:
-        lr: :math:`\eta > 0` (the peak for one-cycle, the start for cosine).
+        lr: :math:`\gamma > 0` (the peak for one-cycle, the start for cosine).
         schedule: ``"constant"``, ``"cosine"``, ``"onecycle"`` or ``"warmup_cosine"``.
         weight_decay: :math:`\lambda \ge 0`.
         split: a ``course_lib.data.Split`` (its training part is trained on).
@@ -947,7 +962,7 @@ class MNIST1DObjective:
 
     The search space (each trial draws one point):
 
-    .. math:: \eta \sim \mathrm{LogUniform}[\eta_{lo}, \eta_{hi}], \quad
+    .. math:: \gamma \sim \mathrm{LogUniform}[\gamma_{lo}, \gamma_{hi}], \quad
               \text{schedule} \in \{\text{constant}, \text{cosine}, \text{onecycle}\}, \quad
               \lambda \sim \mathrm{LogUniform}[\lambda_{lo}, \lambda_{hi}]
 

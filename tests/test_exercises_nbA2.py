@@ -47,9 +47,20 @@ def test_scheduler_steps_reference_matches_a_real_trainer(tmp_path):
     assert nbA2.scheduler_steps(25, 4, 4) == 28
 
 
-@pytest.mark.parametrize("wrong", [100, 24, 25, 27.0, "28", True])
-def test_scheduler_steps_rejects_typical_mistakes(wrong):
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (100, "that counts batches"),
+        (24, "Close: the last, incomplete group of batches of each epoch also ends in a step"),
+        (25, "Not quite (25). Count optimizer steps per epoch"),
+        (27.0, "Answer with an integer, got 27.0"),
+        ("28", "Answer with an integer, got '28'"),
+        (True, "Answer with an integer, got True"),
+    ],
+)
+def test_scheduler_steps_rejects_typical_mistakes(wrong, hint, capsys):
     assert nbA2.check_scheduler_steps(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
 def test_log_uniform_fraction_reference_matches_optuna_sampling():
@@ -62,9 +73,19 @@ def test_log_uniform_fraction_reference_matches_optuna_sampling():
     assert abs((lrs < 1e-2).mean() - 2 / 3) < 0.03
 
 
-@pytest.mark.parametrize("wrong", [0.099, 0.5, 1 / 3, "2/3", None])
-def test_log_uniform_fraction_rejects_typical_mistakes(wrong):
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (0.099, "that is a uniform draw on a linear scale"),
+        (0.5, "Not quite (0.5). Count decades"),
+        (1 / 3, "Not quite (0.333333). Count decades"),
+        ("2/3", "Answer with a number between 0 and 1, got '2/3'"),
+        (None, "Fill in your answer"),
+    ],
+)
+def test_log_uniform_fraction_rejects_typical_mistakes(wrong, hint, capsys):
     assert nbA2.check_log_uniform_fraction(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
 def test_no_files_arguments_reference_writes_nothing(tmp_path, monkeypatch):
@@ -89,25 +110,51 @@ def test_no_files_arguments_reference_writes_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "wrong",
+    ("wrong", "hint"),
     [
-        {"logger", "enable_checkpointing", "default_root_dir"},
-        {"logger"},
-        {"default_root_dir"},
-        "logger",
-        None,
+        ({"logger", "enable_checkpointing", "default_root_dir"}, "default_root_dir only moves"),
+        ({"logger"}, "Still writing: ['enable_checkpointing']; not needed: none"),
+        (
+            {"default_root_dir"},
+            "Still writing: ['enable_checkpointing', 'logger']; not needed: ['default_root_dir']",
+        ),
+        ("logger", "Answer with a set of argument names"),
+        (None, "Fill in your answer"),
     ],
 )
-def test_no_files_arguments_rejects_typical_mistakes(wrong):
+def test_no_files_arguments_rejects_typical_mistakes(wrong, hint, capsys):
     assert nbA2.check_no_files_arguments(wrong) is False
+    assert hint in capsys.readouterr().out
 
 
-def test_significant_follows_two_standard_errors():
-    close_a, close_b = [0.53, 0.55, 0.51], [0.54, 0.545, 0.54]
-    far_a, far_b = [0.70, 0.71, 0.69], [0.50, 0.51, 0.49]
-    assert nbA2.check_significant(False, close_a, close_b)
-    assert not nbA2.check_significant(True, close_a, close_b)
-    assert nbA2.check_significant(True, far_a, far_b)
-    assert not nbA2.check_significant(False, far_a, far_b)
-    assert not nbA2.check_significant("yes", far_a, far_b)
-    assert not nbA2.check_significant(True, [0.5], [0.4])  # one seed: no spread
+def test_significant_follows_the_paired_interval(capsys):
+    from course_lib import compare
+
+    # the two runs differ by about 0.01 on every seed: the shared seed-to-seed spread (0.02)
+    # cancels in the paired differences, which an unpaired comparison of the means would miss
+    shift_a, shift_b = [0.53, 0.55, 0.51, 0.56], [0.52, 0.541, 0.499, 0.551]
+    assert compare.paired_difference(shift_a, shift_b).excludes_zero()
+    assert nbA2.check_significant(True, shift_a, shift_b)
+    assert "which excludes zero: tuned better than default" in capsys.readouterr().out
+    assert not nbA2.check_significant(False, shift_a, shift_b)
+    assert "Take the differences tuned - default seed by seed" in capsys.readouterr().out
+    noisy_a, noisy_b = [0.53, 0.55, 0.51], [0.54, 0.545, 0.52]
+    assert nbA2.check_significant(False, noisy_a, noisy_b)
+    assert "includes zero: tuned and default are not distinguishable with 3 seeds" in (
+        capsys.readouterr().out
+    )
+    assert not nbA2.check_significant(True, noisy_a, noisy_b)
+    assert "Does it contain zero?" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("answer", "tuned", "default", "hint"),
+    [
+        ("yes", [0.7, 0.71], [0.5, 0.51], "Answer with True or False, got 'yes'"),
+        (True, [0.5], [0.4], "tuned needs at least two seeds"),
+        (True, [0.5, 0.6, 0.7], [0.4, 0.5], "one result per seed each (paired), got 3 and 2"),
+    ],
+)
+def test_significant_rejects_bad_input(answer, tuned, default, hint, capsys):
+    assert nbA2.check_significant(answer, tuned, default) is False
+    assert hint in capsys.readouterr().out

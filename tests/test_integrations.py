@@ -239,6 +239,20 @@ def test_make_scheduler_builds_course_lib_schedulers():
     plateau = ci.make_scheduler("plateau", factor=0.2, patience=3)(_optimizer(), 10)
     assert isinstance(plateau, torch.optim.lr_scheduler.ReduceLROnPlateau)
     assert (plateau.factor, plateau.patience) == (0.2, 3)
+    assert (plateau.threshold, plateau.threshold_mode) == (1e-4, "rel"), "torch's defaults"
+    strict = ci.make_scheduler("plateau", threshold=0.3, threshold_mode="abs")(_optimizer(), 10)
+    assert (strict.threshold, strict.threshold_mode) == (0.3, "abs")
+
+
+def test_an_absolute_plateau_threshold_bounds_the_improving_epochs():
+    # A loss >= 0 that improves by more than 0.3 each time can do so fewer than L_1 / 0.3 times:
+    # a steadily falling loss (never a plateau at threshold 1e-4) still triggers the scheduler.
+    losses = [1.8 * 0.93**e for e in range(10)]
+    assert ci.plateau_lrs(losses, 1.0, factor=0.5, patience=0).min() == 1.0
+    lrs = ci.plateau_lrs(losses, 1.0, factor=0.5, patience=0, threshold=0.3, threshold_mode="abs")
+    drops = lrs[1:] / lrs[:-1]
+    assert np.count_nonzero(drops < 1) >= len(losses) - 1 - math.ceil(losses[0] / 0.3)
+    assert np.allclose(drops[drops < 1], 0.5), "each reduction multiplies the rate by factor"
 
 
 def test_warmup_cosine_scheduler_follows_the_pure_schedule():
@@ -430,17 +444,22 @@ def test_train_mnist1d_is_seeded_and_uses_no_decay_groups(small_mnist1d):
     assert a.lrs.shape == (2 * math.ceil(len(fit_split.y_train) / 100), 2)
     assert np.allclose(a.lrs[:, 0], S.one_cycle(1e-2, len(a.lrs)).curve(len(a.lrs)))
     assert a.test_acc is None
+    # the test accuracy is the accuracy of the trained model on split's test part: with the
+    # validation set as the test part it must equal the validation accuracy of the last epoch
+    from course_lib.data import Split
+
+    val_as_test = Split(fit_split.x_train, fit_split.y_train, val[0], val[1])
     c = ci.train_mnist1d(
         0.05,
         "constant",
         0.0,
-        split=fit_split,
+        split=val_as_test,
         val=val,
-        epochs=1,
+        epochs=2,
         optimizer="sgd",
         evaluate_test=True,
     )
-    assert 0.0 <= c.test_acc <= 1.0 and np.all(c.lrs == 0.05)
+    assert c.test_acc == pytest.approx(c.val_acc, abs=1e-12) and np.all(c.lrs == 0.05)
 
 
 def test_train_mnist1d_rejects_bad_input(small_mnist1d):
@@ -468,7 +487,12 @@ def test_objective_runs_a_study_and_never_uses_the_test_set(small_mnist1d):
     assert set(study.best_params) == {"lr", "schedule", "weight_decay"}
     lr = study.trials[0].params["lr"]
     assert objective.lr_range[0] <= lr <= objective.lr_range[1]
-    assert 0.0 <= study.best_value <= 1.0
+    # the study's value is the validation accuracy of train_mnist1d with the trial's choices
+    best = study.best_params
+    again = ci.train_mnist1d(
+        best["lr"], best["schedule"], best["weight_decay"], split=no_test, val=val, epochs=2, seed=0
+    )
+    assert study.best_value == again.val_acc
 
 
 def test_objective_reports_each_epoch_and_can_be_pruned(small_mnist1d):

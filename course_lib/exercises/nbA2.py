@@ -125,11 +125,16 @@ def _scores(name: str, values) -> np.ndarray | None:
 
 
 def check_significant(answer, tuned: Sequence[float], default: Sequence[float]) -> bool:
-    """Exercise 4: is the mean difference larger than twice its standard error?
+    """Exercise 4: does the paired 95 % interval of ``tuned - default`` exclude zero?
 
-    With :math:`n_a, n_b` seeds and sample standard deviations :math:`s_a, s_b`, the standard error
-    of the difference of means is :math:`\\sqrt{s_a^2/n_a + s_b^2/n_b}`.
+    Both lists hold one result per fresh seed, in the same seed order, so they are paired: with
+    :math:`d_s = a_s - b_s` over :math:`n` seeds the interval is
+    :math:`\\bar d \\pm t_{n-1,0.975}\\,\\mathrm{std}(d)/\\sqrt n`
+    (``course_lib.compare.paired_difference``). The seed-to-seed spread that both runs share cancels
+    in :math:`d_s`; comparing the two means with their separate error bars would ignore that.
     """
+    from course_lib import compare
+
     if _missing(answer):
         return False
     if not isinstance(answer, bool):
@@ -138,18 +143,24 @@ def check_significant(answer, tuned: Sequence[float], default: Sequence[float]) 
     a, b = _scores("tuned", tuned), _scores("default", default)
     if a is None or b is None:
         return False
-    diff = a.mean() - b.mean()
-    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
-    expected = bool(abs(diff) > 2 * se)
-    if answer == expected:
-        verdict = "larger" if expected else "not larger"
+    if a.size != b.size:
         print(
-            f"Correct: the difference {diff:+.3f} is {verdict} than 2 x its standard error "
-            f"({2 * se:.3f})."
+            f"tuned and default must hold one result per seed each (paired), got {a.size} and "
+            f"{b.size} values."
+        )
+        return False
+    d = compare.paired_difference(a, b, names=("tuned", "default"), metric="test accuracy")
+    expected = d.excludes_zero()
+    interval = f"[{d.low:+.3f}, {d.high:+.3f}]"
+    if answer == expected:
+        verdict = "excludes" if expected else "includes"
+        print(
+            f"Correct: the paired differences have mean {d.mean:+.3f} and 95% interval {interval} "
+            f"over {d.n} seeds, which {verdict} zero: {d.verdict()}."
         )
         return True
     print(
-        f"Not quite. Difference of means {diff:+.3f}; standard error sqrt(s_a^2/n_a + s_b^2/n_b) "
-        f"= {se:.3f}. Compare |difference| with twice that."
+        f"Not quite. Take the differences tuned - default seed by seed: mean {d.mean:+.3f}, 95% "
+        f"t-interval {interval} over {d.n} seeds. Does it contain zero?"
     )
     return False
