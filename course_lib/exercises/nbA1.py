@@ -34,8 +34,9 @@ def _as_number(answer) -> float | None:
 def check_adam_first_step_eps(answer, epsilon: float = 1e-7, beta2: float = 0.999) -> bool:
     """Exercise 1: torch's ``eps`` that reproduces the first step of Keras's Adam(epsilon).
 
-    Keras: ``theta -= alpha_t m / (sqrt(v) + eps_hat)`` with ``alpha_t = lr sqrt(1 - beta2^t) /
-    (1 - beta1^t)``; in torch terms ``eps_t = eps_hat / sqrt(1 - beta2^t)``; at ``t = 1`` that is
+    Keras: :math:`\\theta \\mathrel{-}= \\hat\\gamma_t\\, m_t / (\\sqrt{v_t} + \\hat\\varepsilon)` with
+    :math:`\\hat\\gamma_t = \\gamma \\sqrt{1 - \\beta_2^t} / (1 - \\beta_1^t)` (:math:`\\gamma` is ``lr``); in torch
+    terms :math:`\\varepsilon_t = \\hat\\varepsilon / \\sqrt{1 - \\beta_2^t}`; at :math:`t = 1` that is
     ``1e-7 / sqrt(0.001)``, about 3.16e-6.
     """
     if _missing(answer):
