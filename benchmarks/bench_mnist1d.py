@@ -4,8 +4,8 @@ Greydanus & Kobak, "Scaling Down Deep Learning" (2020), test accuracy on the sta
 logistic regression 32%, MLP 68%, CNN 94%. Each model here is trained with its recipe in
 :data:`course_lib.models.RECIPES` (AdamW, one-cycle per batch, batch 100, 60 epochs; the CNN is wider
 than the paper's and sees circular-shift augmentation) over several seeds on ``--threads`` CPU threads
-(default 2). Printed: test accuracy mean ± std over seeds, and per seed the CPU seconds
-(``time.process_time``, all threads together) and wall seconds of training.
+(default 2). Printed: test accuracy mean ± sample std (``statistics.stdev``) over seeds, and per
+seed the CPU seconds (``time.process_time``, all threads together) and wall seconds of training.
 
 ``--ablation`` adds rows that show where the CNN's gain comes from (paper-size CNN, no augmentation)
 and the MLP with the CNN's augmentation. ``--quick`` runs 3 seeds of 10 epochs (not the table's numbers).
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         f"MNIST-1D standard split {split}; {args.seeds} seeds; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads{'; QUICK (10 epochs)' if args.quick else ''}\n"
     )
-    header = f"{'model':<30}{'paper %':>8}{'ours %':>16}{'CPU s/seed':>12}{'wall s/seed':>13}"
+    header = f"{'model':<30}{'paper %':>8}{'ours % ± std':>16}{'CPU s/seed':>12}{'wall s/seed':>13}"
     print(header)
     print("-" * len(header))
     for label, name, overrides in rows:

@@ -1,8 +1,9 @@
 """The learning-rate range test (Smith 2017, "Cyclical Learning Rates"; popularised by fastai).
 
-Train for a few steps while the learning rate grows exponentially from ``start_lr`` to ``end_lr``,
-record the loss, and read off a good rate from the curve: the loss first barely moves (rate too
-small), then falls fast (good rates), then blows up (too large). Afterwards the model, the optimizer
+Train for a few steps while the learning rate :math:`\\gamma` (``lr``; notation:
+``docs/notation.md``) grows exponentially from ``start_lr`` to ``end_lr``, record the loss, and read
+off a good rate from the curve: the loss first barely moves (rate too small), then falls fast (good
+rates), then blows up (too large). Afterwards the model, the optimizer
 (states and hyperparameters), the gradients and, by default, every RNG are put back exactly as they
 were, so ``lr_find`` followed by ``fit`` trains the same as ``fit`` alone.
 
@@ -15,7 +16,7 @@ were, so ``lr_find`` followed by ``fit`` trains the same as ``fit`` alone.
     >>> result = lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), loader,
     ...                  num_iter=60, progress=False)
     >>> sorted(result.suggestions)
-    ['min_over_10', 'steepest']
+    ['min_over_10', 'steepest', 'valley']
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ from course_lib.training import (
     set_rng_state,
 )
 
-__all__ = ["LRFinderResult", "lr_find", "suggest_lrs", "sweep_lrs"]
+__all__ = [
+    "LRFinderResult",
+    "lr_find",
+    "readings",
+    "steepest_before_minimum",
+    "suggest_lrs",
+    "sweep_lrs",
+    "valley",
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,8 @@ class LRFinderResult:
         lrs: the reference learning rate of each step (the group whose rate was largest).
         losses: the raw batch loss of each step (computed before that step's update).
         smoothed: the bias-corrected exponential moving average of ``losses``.
-        suggestions: ``{"steepest": ..., "min_over_10": ...}`` (see :func:`suggest_lrs`); a value is
+        suggestions: ``{"steepest": ..., "min_over_10": ..., "valley": ...}`` (see
+            :func:`suggest_lrs`); a value is
             ``None`` when the sweep was too short to tell.
         group_ratios: each group's rate divided by the reference rate (kept during the sweep).
         diverged: the sweep stopped early (smoothed loss above ``diverge_threshold`` x best, or a
@@ -82,9 +92,10 @@ class LRFinderResult:
 
 
 def sweep_lrs(start_lr: float, end_lr: float, num_iter: int) -> list[float]:
-    """The exponential sweep :math:`\\eta_t = \\eta_0\\,(\\eta_1/\\eta_0)^{t/(T-1)}`, t = 0..T-1.
+    """The exponential sweep :math:`\\gamma_t = \\gamma_0\\,(\\gamma_1/\\gamma_0)^{t/(T-1)}`, t = 0..T-1.
 
-    Equal steps in :math:`\\log \\eta`, so every decade gets the same number of steps.
+    Equal steps in :math:`\\log \\gamma`, so every decade gets the same number of steps
+    (:math:`\\gamma_0` = ``start_lr``, :math:`\\gamma_1` = ``end_lr``, :math:`T` = ``num_iter``).
 
     Example:
         >>> [round(v, 12) for v in sweep_lrs(1e-3, 1e-1, 3)]
@@ -97,21 +108,120 @@ def sweep_lrs(start_lr: float, end_lr: float, num_iter: int) -> list[float]:
     return [float(start_lr) * ratio ** (t / (num_iter - 1)) for t in range(num_iter)]
 
 
+def valley(lrs, smoothed) -> float | None:
+    """fastai's ``valley`` reading (its default since fastai 2.4): halfway down the longest descent.
+
+    Find the longest strictly decreasing subsequence of the curve, :math:`\\tilde f_{j_1} >
+    \\tilde f_{j_2} > \\dots`, ending at index :math:`e` with length :math:`\\ell_e`; the valley
+    spans :math:`[e - \\ell_e, e]`, and the reading is the rate at
+    :math:`s + \\lfloor w/3 \\rfloor + \\lfloor w/6 \\rfloor` with :math:`s = e - \\ell_e`,
+    :math:`w = e - s`, i.e. about halfway along it (the same arithmetic as fastai's
+    ``callback/schedule.py``).
+
+    Args:
+        lrs, smoothed: the sweep's rates and smoothed losses (already trimmed as wanted).
+
+    Returns:
+        The rate, or ``None`` for fewer than 3 points.
+
+    Example:
+        >>> lrs = [10 ** (k / 10 - 4) for k in range(40)]
+        >>> curve = [1.0 / (1 + 10 ** (k / 10 - 2)) for k in range(30)] + [1.0] * 10
+        >>> round(math.log10(valley(lrs, curve)), 1)  # the fall runs from 1e-4 to 10**-1.1
+        -2.6
+    """
+    y = np.asarray(smoothed, dtype=float)
+    if len(lrs) != y.size:
+        raise ValueError(f"lrs and smoothed must have the same length, got {len(lrs)} and {y.size}")
+    if y.size < 3:
+        return None
+    longest = np.ones(y.size, dtype=int)
+    for i in range(1, y.size):
+        higher = y[:i] > y[i]
+        if higher.any():
+            longest[i] = longest[:i][higher].max() + 1
+    end = int(np.argmax(longest))  # the first of the longest, as fastai's strict comparison
+    start = end - int(longest[end])
+    third = (end - start) / 3
+    return float(lrs[max(start + int(third) + int(third / 2), 0)])
+
+
+def steepest_before_minimum(lrs, smoothed, *, skip_start: int = 10) -> float | None:
+    """The steepest-descent rate restricted to the sweep up to the smoothed minimum.
+
+    :math:`\\arg\\min_{t \\le t^*} d\\tilde f/d\\log\\gamma` with :math:`t^* = \\arg\\min_t \\tilde f_t`
+    (via :func:`suggest_lrs` on the truncated curve, ``skip_end=0``). After the minimum the loss only
+    rises or, when a blown-up network settles on a plateau, falls again: a steep fall *there* is not
+    a rate to train at. On a curve whose minimum comes after its steepest point this equals the
+    ``"steepest"`` suggestion.
+
+    Args:
+        lrs, smoothed: the sweep's rates and smoothed losses.
+        skip_start: noisy first points to ignore.
+
+    Returns:
+        The rate, or ``None`` for fewer than 3 points.
+
+    Example:
+        >>> lrs = [10 ** (k / 10 - 4) for k in range(40)]
+        >>> curve = [1 / (1 + 10 ** (k / 10 - 2)) + (k > 30) * (k - 30) for k in range(40)]
+        >>> round(float(np.log10(steepest_before_minimum(lrs, curve, skip_start=0))), 1)
+        -2.0
+    """
+    check_int("skip_start", skip_start, low=0)
+    smoothed = np.asarray(smoothed, dtype=float)
+    if smoothed.size < 3:
+        return None
+    end = int(np.argmin(smoothed)) + 1
+    return suggest_lrs(lrs[:end], smoothed[:end], skip_start=skip_start, skip_end=0)["steepest"]
+
+
+def readings(result: LRFinderResult) -> dict[str, float | None]:
+    """Every reading of one range test, by name: the rate at the smoothed minimum and the
+    suggestions read from it.
+
+    ``"minimum"`` (:math:`\\gamma_{\\min}`, the lowest smoothed loss: about the largest rate at
+    which the loss still falls, Smith & Topin's upper bound for one-cycle), ``"min_over_10"``,
+    ``"valley"`` and ``"steepest"`` (fastai's, see :func:`suggest_lrs`) and
+    ``"steepest_before_min"`` (:func:`steepest_before_minimum`). ``None`` where the sweep was too
+    short.
+
+    Example:
+        >>> r = LRFinderResult([1e-3, 1e-2, 1e-1], [2.0, 1.0, 3.0], [2.0, 1.5, 2.0],
+        ...                    {"steepest": 1e-2, "min_over_10": 1e-3, "valley": 1e-2}, [1.0], True, 1.5)
+        >>> readings(r)["minimum"]
+        0.01
+    """
+    if not result.smoothed:
+        lr_min = None
+    else:
+        lr_min = float(result.lrs[int(np.argmin(result.smoothed))])
+    return {
+        "minimum": lr_min,
+        **result.suggestions,
+        "steepest_before_min": steepest_before_minimum(result.lrs, result.smoothed),
+    }
+
+
 def suggest_lrs(
     lrs, smoothed, *, skip_start: int = 10, skip_end: int = 5
 ) -> dict[str, float | None]:
-    """Two readings of a range-test curve, ignoring the first ``skip_start`` and last ``skip_end`` points.
+    """Three readings of a range-test curve, ignoring the first ``skip_start`` and last ``skip_end`` points.
 
-    - ``"steepest"``: the rate where the smoothed loss falls fastest per unit of :math:`\\log\\eta`,
-      :math:`\\arg\\min_t\\, d\\tilde L / d\\log\\eta` (finite differences). There the rate is large
-      enough to make quick progress and still well inside the stable range.
-    - ``"min_over_10"``: the rate at the lowest smoothed loss, divided by 10. At the minimum the
-      rate is already at the edge of instability (the loss turns up just after); one decade lower is
-      a safe, fast rate (fastai's ``lr_min``).
+    All three are fastai's (``fastai.callback.schedule``: ``steep``, ``minimum``, ``valley``); Smith's
+    own readings are about accuracy and the largest rate at which the loss still falls (see notebook
+    08).
+
+    - ``"steepest"``: the rate where the smoothed loss falls fastest per unit of :math:`\\log\\gamma`,
+      :math:`\\arg\\min_t\\, d\\tilde f / d\\log\\gamma` (finite differences).
+    - ``"min_over_10"``: the rate at the lowest smoothed loss, divided by 10 (fastai's ``minimum``,
+      its ``lr_min``): at the minimum the rate is at the edge of instability, one decade lower is
+      meant to be safe.
+    - ``"valley"``: :func:`valley`, about halfway down the longest descent.
 
     The first points are noisy warm-up of the moving average, the last ones the blow-up; when fewer
-    than 3 points remain after skipping, nothing is skipped. With fewer than 3 points in all, both
-    suggestions are ``None``.
+    than 3 points remain after skipping, nothing is skipped. With fewer than 3 points in all, every
+    suggestion is ``None``.
 
     Example:
         >>> lrs = [10 ** (k / 10 - 4) for k in range(40)]
@@ -128,7 +238,7 @@ def suggest_lrs(
             f"lrs and smoothed must have the same length, got {lrs.size} and {smoothed.size}"
         )
     if lrs.size < 3:
-        return {"steepest": None, "min_over_10": None}
+        return {"steepest": None, "min_over_10": None, "valley": None}
     lo, hi = skip_start, lrs.size - skip_end
     if hi - lo < 3:
         lo, hi = 0, lrs.size
@@ -137,6 +247,7 @@ def suggest_lrs(
     return {
         "steepest": float(lrs[lo + int(np.argmin(slope))]),
         "min_over_10": float(lrs[lo + int(np.argmin(y))]) / 10.0,
+        "valley": valley(lrs[lo:hi], y),
     }
 
 
@@ -167,14 +278,15 @@ def lr_find(
 ) -> LRFinderResult:
     """Run the LR range test and restore model and optimizer afterwards.
 
-    Step :math:`t` uses :math:`\\eta_t = \\eta_0 (\\eta_1/\\eta_0)^{t/(T-1)}` (:func:`sweep_lrs`).
+    Step :math:`t` uses :math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` (:func:`sweep_lrs`).
     Every group keeps its ratio to the group with the largest current rate: group ``g`` gets
-    :math:`r_g\\,\\eta_t` with :math:`r_g = \\eta_g / \\max_h \\eta_h` (all 1 if every rate is 0), so
+    :math:`r_g\\,\\gamma_t` with :math:`r_g = \\gamma_g / \\max_h \\gamma_h` (all 1 if every rate is 0), so
     layer-wise rates stay layer-wise; ``lrs`` and the suggestions are the reference group's rate and
     :meth:`LRFinderResult.group_lrs` converts back. The loss is smoothed with bias correction,
-    :math:`a_t = \\beta a_{t-1} + (1-\\beta) L_t`, :math:`\\tilde L_t = a_t / (1-\\beta^{t+1})`, and the
-    sweep stops early when :math:`\\tilde L_t > \\text{diverge\\_threshold} \\cdot \\min_{s\\le t}
-    \\tilde L_s` or a loss is not finite (that loss is not recorded). The loader is restarted when it
+    :math:`a_t = \\beta a_{t-1} + (1-\\beta) f_t` (:math:`f_t` the batch loss),
+    :math:`\\tilde f_t = a_t / (1-\\beta^{t+1})`, and the
+    sweep stops early when :math:`\\tilde f_t > \\text{diverge\\_threshold} \\cdot \\min_{s\\le t}
+    \\tilde f_s` or a loss is not finite (that loss is not recorded). The loader is restarted when it
     runs out before ``num_iter`` steps.
 
     Afterwards the parameters and buffers (deep-copied ``state_dict``), the optimizer's

@@ -24,19 +24,48 @@ SOLUTIONS = {
 @pytest.mark.parametrize(
     ("check", "wrong", "hint"),
     [
-        (nb08.check_sweep_lr, 5.0000005, "arithmetic midpoint"),
-        (nb08.check_sweep_lr, 1e-3, "Plug t=50"),
-        (nb08.check_smoothed_loss, 0.0592, "raw average"),
-        (nb08.check_smoothed_loss, 1.5, "plain mean"),
-        (nb08.check_smoothed_loss, 1.0, "recursion"),
-        (nb08.check_onecycle_momentum, 0.95, "rate is lowest"),
-        (nb08.check_onecycle_momentum, 0.9, "overwrites"),
-        (nb08.check_onecycle_momentum, 0.5, "Record"),
+        # the arithmetic midpoint (1e-6 + 10) / 2 instead of the geometric one
+        (
+            nb08.check_sweep_lr,
+            5.0000005,
+            "That is the arithmetic midpoint: the sweep is exponential",
+        ),
+        (
+            nb08.check_sweep_lr,
+            1e-3,
+            "Not quite (0.001). Plug t=50, T=101 into gamma_0 (gamma_1/gamma_0)^(t/(T-1)).",
+        ),
+        # the raw average a_1 = 0.98 * 0.02 * 2 + 0.02 * 1, without the bias correction
+        (nb08.check_smoothed_loss, 0.0592, "That is the raw average a_t: divide by 1 - beta^(t+1)"),
+        (nb08.check_smoothed_loss, 1.5, "That is the plain mean; the moving average weights"),
+        (nb08.check_smoothed_loss, 1.0, "Not quite (1). Run the two-line recursion by hand"),
+        (nb08.check_onecycle_momentum, 0.95, "0.95 is the momentum at the start and the end"),
+        (
+            nb08.check_onecycle_momentum,
+            0.9,
+            "0.9 is the optimizer's own momentum; OneCycleLR overwrites",
+        ),
+        (nb08.check_onecycle_momentum, 0.5, "Not quite (0.5). Record param_groups[0]['momentum']"),
     ],
 )
-def test_check_rejects_a_typical_mistake_with_a_hint(check, wrong, hint, capsys):
+def test_check_rejects_a_typical_mistake_with_its_hint(check, wrong, hint, capsys):
     assert check(wrong) is False
-    assert hint in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert hint in out
+    assert "Correct" not in out and out.count("\n") == 1  # one hint line, no praise
+
+
+@pytest.mark.parametrize(
+    ("check", "junk", "hint"),
+    [
+        (nb08.check_sweep_lr, "abc", "Answer with a number, got 'abc'."),
+        (nb08.check_smoothed_loss, True, "Answer with a number, got True."),
+        (nb08.check_onecycle_momentum, float("nan"), "Answer with a finite number, got nan."),
+    ],
+)
+def test_check_says_why_an_answer_is_not_a_number(check, junk, hint, capsys):
+    assert check(junk) is False
+    assert capsys.readouterr().out.strip() == hint
 
 
 def test_checks_follow_their_arguments(capsys):

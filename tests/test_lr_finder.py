@@ -12,7 +12,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib.lr_finder import LRFinderResult, lr_find, suggest_lrs, sweep_lrs
+from course_lib.lr_finder import (
+    LRFinderResult,
+    lr_find,
+    readings,
+    steepest_before_minimum,
+    suggest_lrs,
+    sweep_lrs,
+    valley,
+)
 from course_lib.plots.training import plot_lr_finder
 
 
@@ -185,6 +193,7 @@ def test_lr_find_suggestions_are_sensible_on_least_squares():
     assert result.diverged  # 10 is far above 2/L, about 0.8 here
     for name in ("steepest", "min_over_10"):
         assert 1 / (10 * L) <= result.suggestions[name] <= 2 / L, name
+    assert result.suggestions["valley"] <= 2 / L  # fastai's valley: still below the blow-up
 
 
 def test_suggest_lrs_on_a_known_curve_and_short_curves():
@@ -194,11 +203,71 @@ def test_suggest_lrs_on_a_known_curve_and_short_curves():
     s = suggest_lrs(lrs, curve, skip_start=0, skip_end=0)
     assert math.log10(s["steepest"]) == pytest.approx(-2.0, abs=1e-9)
     assert s["min_over_10"] == pytest.approx(lrs[30] / 10, rel=1e-12)  # minimum at 1e-1
-    assert suggest_lrs(lrs[:2], curve[:2]) == {"steepest": None, "min_over_10": None}
+    assert suggest_lrs(lrs[:2], curve[:2]) == {
+        "steepest": None,
+        "min_over_10": None,
+        "valley": None,
+    }
     short = suggest_lrs(lrs[:5], curve[:5], skip_start=10, skip_end=5)  # too short: no skipping
     assert short["steepest"] is not None
     with pytest.raises(ValueError, match="same length"):
         suggest_lrs(lrs, curve[:-1])
+
+
+def fastai_valley(lrs, losses):
+    """fastai 2.7's ``valley`` (callback/schedule.py), loop for loop, as an independent reference."""
+    n = len(losses)
+    max_start, max_end = 0, 0
+    lds = [1] * n
+    for i in range(1, n):
+        for j in range(0, i):
+            if (losses[i] < losses[j]) and (lds[i] < lds[j] + 1):
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return float(lrs[max_start + int(sections) + int(sections / 2)])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_valley_matches_fastai_on_noisy_range_test_curves(seed):
+    rng = np.random.default_rng(seed)
+    lrs = sweep_lrs(1e-6, 10.0, 120)
+    k = np.arange(120)
+    curve = 2.3 / (1 + np.exp((k - 60) / 8)) + np.maximum(0, k - 95) ** 1.5 / 10
+    curve = list(curve + 0.05 * rng.standard_normal(120))
+    assert valley(lrs, curve) == fastai_valley(lrs, curve)
+
+
+def test_valley_lies_halfway_down_the_longest_descent():
+    lrs = [10 ** (k / 10 - 4) for k in range(60)]
+    curve = [3.0] * 10 + [3.0 - 0.1 * k for k in range(1, 21)] + [1.0 + 0.2 * k for k in range(30)]
+    # strictly falling from index 9 to 29: the reading is 9 + 20/3 + 20/6 points in, index 18
+    assert valley(lrs, curve) == lrs[18]
+    assert valley(lrs[:2], curve[:2]) is None
+    with pytest.raises(ValueError, match="same length"):
+        valley(lrs, curve[:-1])
+    assert suggest_lrs(lrs, curve, skip_start=0, skip_end=0)["valley"] == lrs[18]
+
+
+def test_steepest_before_minimum_equals_steepest_when_the_minimum_comes_later():
+    lrs = [10 ** (k / 10 - 4) for k in range(41)]
+    curve = [1 / (1 + 10 ** (2 * (k / 10 - 2))) + max(0.0, k / 10 - 3) ** 2 for k in range(41)]
+    steepest = suggest_lrs(lrs, curve, skip_start=0, skip_end=0)["steepest"]
+    assert steepest_before_minimum(lrs, curve, skip_start=0) == steepest
+
+
+def test_readings_name_every_reading_of_one_sweep():
+    lrs = [10 ** (k / 10 - 4) for k in range(41)]
+    curve = [1 / (1 + 10 ** (2 * (k / 10 - 2))) + max(0.0, k / 10 - 3) ** 2 for k in range(41)]
+    result = LRFinderResult(lrs, curve, curve, suggest_lrs(lrs, curve), [1.0], False, min(curve))
+    r = readings(result)
+    assert r["minimum"] == lrs[30] and r["min_over_10"] == pytest.approx(lrs[30] / 10)
+    assert r["steepest_before_min"] == steepest_before_minimum(lrs, curve)
+    assert set(r) == {"minimum", "min_over_10", "steepest", "valley", "steepest_before_min"}
+    empty = readings(LRFinderResult([], [], [], suggest_lrs([], []), [1.0], True, math.inf))
+    assert empty["minimum"] is None and empty["valley"] is None
 
 
 def test_sweep_lrs_is_geometric():

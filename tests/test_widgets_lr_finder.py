@@ -4,6 +4,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
+from course_lib import lr_finder
 from course_lib.lr_finder import suggest_lrs
 from course_lib.widgets import lr_finder as wl
 
@@ -17,6 +18,7 @@ def test_steepest_before_minimum_ignores_a_fall_after_the_blow_up():
     before = wl.steepest_before_minimum(lrs, curve, skip_start=0)
     assert np.isclose(np.log10(before), -2.0, atol=0.1)
     assert wl.steepest_before_minimum(lrs[:2], curve[:2]) is None
+    assert wl.steepest_before_minimum is lr_finder.steepest_before_minimum  # one definition
 
 
 def test_a_diverging_sweep_stops_early_and_says_so():
@@ -29,9 +31,10 @@ def test_the_reading_marks_the_minimum_and_the_suggestions():
     r = wl.compute_lr_finder("AdamW", "logreg", num_iter=60)
     res = r.result
     assert r.lr_at_min == res.lrs[int(np.argmin(res.smoothed))]
-    assert sorted(res.suggestions) == ["min_over_10", "steepest"]
+    assert sorted(res.suggestions) == ["min_over_10", "steepest", "valley"]
     assert np.isclose(res.suggestions["min_over_10"], r.lr_at_min / 10)
     assert r.steepest_before_min <= r.lr_at_min
+    assert f"valley {res.suggestions['valley']:.2g}" in r.status
     assert r.optimizer == "AdamW" and r.model == "logreg"
 
 

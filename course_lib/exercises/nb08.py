@@ -28,8 +28,8 @@ def check_sweep_lr(
 ) -> bool:
     """Exercise 1: the rate at step ``t`` of the exponential sweep.
 
-    :math:`\\eta_t = \\eta_0 (\\eta_1/\\eta_0)^{t/(T-1)}`: halfway through, the geometric mean
-    :math:`\\sqrt{\\eta_0 \\eta_1}`.
+    :math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` (:math:`\\gamma` the learning rate, as in
+    ``docs/notation.md``): halfway through, the geometric mean :math:`\\sqrt{\\gamma_0 \\gamma_1}`.
     """
     if _missing(answer):
         return False
@@ -44,7 +44,8 @@ def check_sweep_lr(
         print("That is the arithmetic midpoint: the sweep is exponential (equal steps in log lr).")
     else:
         print(
-            f"Not quite ({value:g}). Plug t={t}, T={num_iter} into eta_0 (eta_1/eta_0)^(t/(T-1))."
+            f"Not quite ({value:g}). Plug t={t}, T={num_iter} into "
+            "gamma_0 (gamma_1/gamma_0)^(t/(T-1))."
         )
     return False
 
@@ -52,8 +53,8 @@ def check_sweep_lr(
 def check_smoothed_loss(answer, losses=(2.0, 1.0), beta: float = 0.98) -> bool:
     """Exercise 2: the bias-corrected smoothed loss after the losses ``losses``.
 
-    :math:`a_t = \\beta a_{t-1} + (1-\\beta) L_t` from :math:`a_{-1} = 0`, then
-    :math:`\\tilde L_t = a_t / (1 - \\beta^{t+1})`.
+    :math:`a_t = \\beta a_{t-1} + (1-\\beta) f_t` (:math:`f_t` the batch loss) from :math:`a_{-1} = 0`,
+    then :math:`\\tilde f_t = a_t / (1 - \\beta^{t+1})`.
     """
     if _missing(answer):
         return False

@@ -2,10 +2,12 @@
 
 :func:`compute_lr_finder` is the pure part (unit-tested): it builds the model (seeded) and the optimizer
 from ``course_lib.optim``, runs :func:`course_lib.lr_finder.lr_find` with the exponential sweep
-:math:`\\eta_t = \\eta_0 (\\eta_1/\\eta_0)^{t/(T-1)}`, and reads the curve: the suggestions
-(``steepest``, ``min_over_10``), the rate at the smoothed minimum :math:`\\eta_{\\min}`, the steepest
-descent *before* that minimum (a sweep that did not stop early can have a steeper fall after a
-blow-up, which is no place to train), and whether the sweep stopped on divergence. It never raises
+:math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` (:math:`\\gamma` the learning rate, as in
+``docs/notation.md``), and reads the curve: fastai's suggestions (``steepest``, ``min_over_10``,
+``valley``), the rate at the smoothed minimum :math:`\\gamma_{\\min}`, the steepest descent *before*
+that minimum (:func:`course_lib.lr_finder.steepest_before_minimum`: a sweep that did not stop early
+can have a steeper fall after a blow-up, which is no place to train), and whether the sweep stopped
+on divergence. It never raises
 because of a diverging sweep; the status line says what happened.
 
 :class:`LRFinderExplorer` is the ipywidgets shell: dropdowns for the optimizer and the model, a slider
@@ -14,7 +16,7 @@ automatically on change.
 
     >>> r = compute_lr_finder("AdamW", "logreg", num_iter=60)
     >>> sorted(r.result.suggestions)
-    ['min_over_10', 'steepest']
+    ['min_over_10', 'steepest', 'valley']
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import numpy as np
 
 from course_lib._validation import check_bool, check_choice, check_int, check_number
 from course_lib.data import loaders, mnist1d
-from course_lib.lr_finder import LRFinderResult, lr_find, suggest_lrs
+from course_lib.lr_finder import LRFinderResult, lr_find, steepest_before_minimum
 from course_lib.models import RECIPES, build_model
 from course_lib.optim import SGD, Adagrad, Adam, AdamW, NAdam, RMSprop
 from course_lib.widgets._base import Explorer
+
+# steepest_before_minimum is re-exported here: it lives in course_lib.lr_finder, beside the
+# other readings of the curve.
 
 __all__ = [
     "MODELS",
@@ -58,35 +63,6 @@ OPTIMIZERS: dict = {
 MODELS: tuple[str, ...] = ("logreg", "mlp", "cnn")
 
 
-def steepest_before_minimum(lrs, smoothed, *, skip_start: int = 10) -> float | None:
-    """The steepest-descent rate restricted to the sweep up to the smoothed minimum.
-
-    :math:`\\arg\\min_{t \\le t^*} d\\tilde L/d\\log\\eta` with :math:`t^* = \\arg\\min_t \\tilde L_t`
-    (via :func:`course_lib.lr_finder.suggest_lrs` on the truncated curve, ``skip_end=0``). After the
-    minimum the loss only rises or, when a blown-up network settles on a plateau, falls again: a
-    steep fall *there* is not a rate to train at.
-
-    Args:
-        lrs, smoothed: the sweep's rates and smoothed losses.
-        skip_start: noisy first points to ignore.
-
-    Returns:
-        The rate, or ``None`` for fewer than 3 points.
-
-    Example:
-        >>> lrs = [10 ** (k / 10 - 4) for k in range(40)]
-        >>> curve = [1 / (1 + 10 ** (k / 10 - 2)) + (k > 30) * (k - 30) for k in range(40)]
-        >>> round(float(np.log10(steepest_before_minimum(lrs, curve, skip_start=0))), 1)
-        -2.0
-    """
-    check_int("skip_start", skip_start, low=0)
-    smoothed = np.asarray(smoothed, dtype=float)
-    if smoothed.size < 3:
-        return None
-    end = int(np.argmin(smoothed)) + 1
-    return suggest_lrs(lrs[:end], smoothed[:end], skip_start=skip_start, skip_end=0)["steepest"]
-
-
 @dataclass(frozen=True)
 class LRFinderReading:
     """A range test and how to read it.
@@ -94,7 +70,7 @@ class LRFinderReading:
     Attributes:
         optimizer, model: what was swept.
         result: the :class:`course_lib.lr_finder.LRFinderResult`.
-        lr_at_min: the rate at the lowest smoothed loss :math:`\\eta_{\\min}`.
+        lr_at_min: the rate at the lowest smoothed loss :math:`\\gamma_{\\min}`.
         steepest_before_min: :func:`steepest_before_minimum`.
         stopped_early: the sweep stopped before ``end_lr`` (divergence).
         status: one line for the widget.
@@ -165,7 +141,8 @@ def compute_lr_finder(
 
     picks = (
         f"minimum at {fmt(lr_min)}; suggestions: steepest {fmt(s['steepest'])}, "
-        f"steepest before the minimum {fmt(before)}, minimum/10 {fmt(s['min_over_10'])}"
+        f"steepest before the minimum {fmt(before)}, minimum/10 {fmt(s['min_over_10'])}, "
+        f"valley {fmt(s['valley'])}"
     )
     if stopped:
         last = result.lrs[-1] if result.lrs else start_lr
