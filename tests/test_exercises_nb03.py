@@ -1,4 +1,5 @@
-"""Reference solutions of notebook 03's exercises: the checks accept them and reject typical mistakes."""
+"""Reference solutions of notebook 03's exercises: the checks accept them, and for typical mistakes they
+say what went wrong (the hint text is asserted, not only the False)."""
 
 import math
 
@@ -12,36 +13,68 @@ def test_uncorrected_first_step_accepts_the_reference(capsys):
     reference = (1 - 0.9) / math.sqrt(1 - 0.999)
     assert nb03.check_uncorrected_first_step(reference)
     assert nb03.check_uncorrected_first_step(3.16)
-    assert "Correct" in capsys.readouterr().out
+    assert nb03.check_uncorrected_first_step(-3.162)  # the sign of g does not matter
+    assert "Correct: (1-β1)/√(1-β2) = 3.162" in capsys.readouterr().out
     # The exercise's answer is what the bias-correction explorer computes.
     assert wa.bias_correction(0.9, 0.999).first_step_ratio == pytest.approx(reference, rel=1e-6)
 
 
-@pytest.mark.parametrize("wrong", [1.0, 0.1, 10.0, 31.6])
-def test_uncorrected_first_step_rejects_typical_mistakes(wrong, capsys):
-    assert not nb03.check_uncorrected_first_step(wrong)
-    hint = capsys.readouterr().out
-    assert hint.strip() and "Correct" not in hint
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (1.0, "That is the corrected step"),  # forgot to drop the correction
+        (0.1, "that is m_1/g. Divide by √v_1"),  # forgot the denominator
+        (10.0, "Not quite (10). Write m_1 and v_1"),  # 1/√(1-β2) with β2 = 0.99 by mistake
+        (31.6, "Not quite (31.6). Write m_1 and v_1"),  # 1/√(1-β2) without (1-β1)
+        ("3,16", "Answer with a number, got '3,16'"),  # unparsable text is not a crash
+    ],
+)
+def test_uncorrected_first_step_explains_typical_mistakes(wrong, hint, capsys):
+    assert nb03.check_uncorrected_first_step(wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out and "Correct" not in out
 
 
-def test_adagrad_rate_accepts_the_reference_and_explains_mistakes(capsys):
+def test_adagrad_rate_accepts_the_reference(capsys):
     assert nb03.check_adagrad_rate(0.1 / math.sqrt(100 * 2.0**2))
-    assert not nb03.check_adagrad_rate(0.01)
-    assert "the step" in capsys.readouterr().out
-    assert not nb03.check_adagrad_rate(0.05)
-    assert not nb03.check_adagrad_rate(0.1)
-
-
-def test_rotation_invariant_accepts_the_reference_in_any_spelling():
-    assert nb03.check_rotation_invariant({"SGD", "Momentum"})
-    assert nb03.check_rotation_invariant(["sgd", " momentum"])
+    assert "Correct: G_100 = 100·4 = 400" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
-    "wrong", [{"SGD"}, {"SGD", "Momentum", "Adam"}, {"Adagrad", "RMSprop"}, {"Lion"}, "SGD", 3]
+    ("wrong", "hint"),
+    [
+        (0.01, "That is the step γ·g/√G"),  # multiplied by g
+        (0.05, "the sum holds squared gradients, G = t·g² = 400"),  # summed g, not g²
+        (0.1, "Not quite (0.1). G_t adds g² every step"),  # forgot the accumulator
+    ],
 )
-def test_rotation_invariant_rejects_wrong_sets(wrong):
-    assert not nb03.check_rotation_invariant(wrong)
+def test_adagrad_rate_explains_typical_mistakes(wrong, hint, capsys):
+    assert nb03.check_adagrad_rate(wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out and "Correct" not in out
+
+
+def test_rotation_invariant_accepts_the_reference_in_any_spelling(capsys):
+    assert nb03.check_rotation_invariant({"SGD", "Momentum"})
+    assert nb03.check_rotation_invariant(["sgd", " momentum"])
+    assert "Correct: SGD and momentum only add multiples of gradients" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        ({"SGD"}, "one method whose losses do not change under rotation is missing"),
+        ({"SGD", "Momentum", "Adam"}, "['adam'] divide every coordinate by its own √v or √G"),
+        ({"Adagrad", "RMSprop"}, "['adagrad', 'rmsprop'] divide every coordinate"),
+        ({"Lion"}, "Unknown names ['lion']"),
+        ("SGD", "Answer with a set of names"),
+        (3, "Answer with a set of names"),
+    ],
+)
+def test_rotation_invariant_explains_wrong_sets(wrong, hint, capsys):
+    assert nb03.check_rotation_invariant(wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out and "Correct" not in out
 
 
 @pytest.mark.parametrize(

@@ -255,3 +255,51 @@ def test_plots_return_figures_and_axes():
     with pytest.raises(ValueError, match="metric must be one of"):
         plot_seed_spread(table, "loss")
     plt.close("all")
+
+
+def test_amsgrad_rate_grows_in_torch_while_the_maximum_holds_but_not_in_algorithm_2():
+    r = wa.amsgrad_rates(4000, beta2=0.999, g_first=1.0, g_rest=0.01)
+    assert r.matches_torch
+    assert np.all(r.v_max == r.v_max[0]) and r.v_max[0] == pytest.approx(1e-3, rel=1e-12)
+    t = np.arange(1, 4001)
+    # torch: γ √(1-β2^t) / √v_max, growing towards 1/√(1-β2) times the first rate
+    np.testing.assert_allclose(
+        r.rate_torch, r.lr * np.sqrt(1 - 0.999**t) / np.sqrt(1e-3), rtol=1e-6
+    )
+    assert np.all(np.diff(r.rate_torch) > 0)
+    assert r.growth == pytest.approx(math.sqrt((1 - 0.999**4000) / (1 - 0.999)), rel=1e-6)
+    assert r.growth < r.bound == pytest.approx(1 / math.sqrt(0.001))
+    # Reddi et al.'s Algorithm 2: (γ/√t)/√v_max never increases
+    assert np.all(np.diff(r.rate_paper) < 0)
+
+
+def test_amsgrad_rates_follow_a_new_maximum_and_check_the_optimizer():
+    # A later gradient larger than the first raises v_max: the rate drops at that step.
+    r = wa.amsgrad_rates(50, g_first=0.01, g_rest=1.0, check=50)
+    assert r.matches_torch and np.all(np.diff(r.v_max) >= 0) and r.v_max[-1] > r.v_max[0]
+    with pytest.raises(ValueError, match="steps"):
+        wa.amsgrad_rates(1)
+    with pytest.raises(ValueError, match="beta2"):
+        wa.amsgrad_rates(10, beta2=1.0)
+
+
+@pytest.mark.parametrize(("error", "label"), [("std", "± 1 std"), ("minmax", "min to max")])
+def test_seed_spread_says_what_its_error_bars_are(error, label):
+    table = run_grid(
+        {"a": lambda s: {"acc": 0.5 + 0.1 * s}, "b": lambda s: {"acc": 0.6}}, [0, 1, 2]
+    )
+    ax = plot_seed_spread(table, "acc", error=error)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"error bar: {label}" in texts and "one seed" in texts
+    assert ("std" in ax.get_title()) == (error == "std")
+    bars = ax.containers[1]  # the error bar of config "a"
+    segs = bars.lines[2][0].get_segments()[0]
+    low, high = sorted(y for _, y in segs)
+    if error == "std":
+        assert (low, high) == pytest.approx((0.6 - 0.1, 0.6 + 0.1))
+    else:
+        assert (low, high) == pytest.approx((0.5, 0.7))
+    assert plot_seed_spread(table, "acc", legend=False).get_legend() is None
+    with pytest.raises(ValueError, match="error must be one of"):
+        plot_seed_spread(table, "acc", error="sem")
+    plt.close("all")

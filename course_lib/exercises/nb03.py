@@ -38,9 +38,9 @@ def check_uncorrected_first_step(answer) -> bool:
 
 
 def check_adagrad_rate(answer) -> bool:
-    """Exercise 2: AdaGrad's effective rate γ/√s_t after t=100 steps of g=2, γ=0.1 (ε=0, s_0=0).
+    """Exercise 2: AdaGrad's effective rate γ/√G_t after t=100 steps of g=2, γ=0.1 (ε=0, G_0=0).
 
-    The reference: s_100 = 100·2² = 400, so γ/√s = 0.1/20 = 0.005.
+    The reference: G_100 = 100·2² = 400, so γ/√G = 0.1/20 = 0.005.
     """
     if _missing(answer):
         return False
@@ -48,14 +48,14 @@ def check_adagrad_rate(answer) -> bool:
     if value is None:
         return False
     if math.isclose(value, 0.005, rel_tol=0.01):
-        print("Correct: s_100 = 100·4 = 400, so the rate is 0.1/20 = 0.005 (and the step 0.01).")
+        print("Correct: G_100 = 100·4 = 400, so the rate is 0.1/20 = 0.005 (and the step 0.01).")
         return True
     if math.isclose(value, 0.01, rel_tol=0.01):
-        print("That is the step γ·g/√s. The question asks for the rate γ/√s (without g).")
+        print("That is the step γ·g/√G. The question asks for the rate γ/√G (without g).")
     elif math.isclose(value, 0.05, rel_tol=0.01):
-        print("Not quite: the sum holds squared gradients, s = t·g² = 400, not t·g.")
+        print("Not quite: the sum holds squared gradients, G = t·g² = 400, not t·g.")
     else:
-        print(f"Not quite ({value:g}). s_t adds g² every step; the rate is γ/√s_t.")
+        print(f"Not quite ({value:g}). G_t adds g² every step; the rate is γ/√G_t.")
     return False
 
 
@@ -91,7 +91,7 @@ def check_rotation_invariant(answer) -> bool:
     wrong = sorted(given & _ADAPTIVE)
     if wrong:
         print(
-            f"Not quite: {wrong} divide every coordinate by its own √v or √s, which depends on "
+            f"Not quite: {wrong} divide every coordinate by its own √v or √G, which depends on "
             "the axes. Compare their loss curves on 'quadratic' and 'rotated quadratic'."
         )
     else:

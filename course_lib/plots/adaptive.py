@@ -5,7 +5,8 @@
 - :func:`plot_bias_correction`: :math:`m_t, \\hat m_t`, then :math:`v_t, \\hat v_t`, then the step
   sizes with and without correction, over the first steps.
 - :func:`plot_seed_spread`: one metric of a :class:`~course_lib.compare.Table` per configuration:
-  every seed as a dot, the mean as a bar with a one-standard-deviation error bar.
+  every seed as a dot, the mean as a bar, an error bar of one standard deviation (or min to max),
+  labelled as such.
 
 matplotlib is imported inside the functions.
 
@@ -93,8 +94,14 @@ def plot_seed_spread(
     configs: Sequence[str] | None = None,
     title: str | None = None,
     ylabel: str | None = None,
+    error: str = "std",
+    legend: bool = True,
 ):
-    """One metric per configuration: a bar at the mean, an error bar of one std, a dot per seed.
+    """One metric per configuration: a bar at the mean, an error bar, a dot per seed.
+
+    The error bar is one sample standard deviation either side of the mean (``error="std"``) or
+    spans the smallest to the largest seed (``error="minmax"``); the legend says which, and the
+    default title too.
 
     Args:
         table: a :class:`~course_lib.compare.Table` (rows per configuration and seed).
@@ -102,6 +109,8 @@ def plot_seed_spread(
         ax: matplotlib ``Axes``; a new figure when ``None``.
         configs: which configurations, in this order (all of them by default).
         title, ylabel: labels (the metric's name by default).
+        error: ``"std"`` (mean ± 1 std) or ``"minmax"`` (min to max over the seeds).
+        legend: label the bar, the error bar and the dots in a legend.
 
     Returns:
         The ``Axes``.
@@ -110,8 +119,11 @@ def plot_seed_spread(
         >>> from course_lib.compare import run_grid
         >>> t = run_grid({"a": lambda s: {"acc": 0.5 + 0.01 * s}, "b": lambda s: {"acc": 0.6}}, [0, 1])
         >>> ax = plot_seed_spread(t, "acc")
+        >>> [text.get_text() for text in ax.get_legend().get_texts()]
+        ['one seed', 'mean', 'error bar: ± 1 std']
     """
     check_choice("metric", metric, table.metrics)
+    check_choice("error", error, ("std", "minmax"))
     configs = table.configs if configs is None else list(configs)
     for c in configs:
         check_choice("configs[]", c, table.configs)
@@ -120,19 +132,37 @@ def plot_seed_spread(
 
         _, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(configs) + 1.5), 3.4))
     summary = table.summary([metric])
+    error_label = "error bar: ± 1 std" if error == "std" else "error bar: min to max"
     for i, c in enumerate(configs):
         values = table.values(c, metric)
         mean = summary.mean(c, metric)
-        std = summary.std(c, metric)
-        ax.bar(i, mean, color="C0", alpha=0.35, width=0.6)
+        first = i == 0
+        ax.bar(i, mean, color="C0", alpha=0.35, width=0.6, label="mean" if first else None)
         if len(values) > 1:
-            ax.errorbar(i, mean, yerr=std, color="C0", capsize=4, lw=1.5)
+            if error == "std":
+                yerr = summary.std(c, metric)
+            else:
+                yerr = [[mean - summary.min(c, metric)], [summary.max(c, metric) - mean]]
+            ax.errorbar(
+                i,
+                mean,
+                yerr=yerr,
+                color="C0",
+                capsize=4,
+                lw=1.5,
+                label=error_label if first else None,
+            )
         jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
-        ax.plot(i + jitter, values, "o", color="C1", markersize=4)
+        ax.plot(
+            i + jitter, values, "o", color="C1", markersize=4, label="one seed" if first else None
+        )
     ax.set_xticks(range(len(configs)))
     ax.set_xticklabels(configs, rotation=20, ha="right")
     ax.set_ylabel(ylabel or metric)
     n = len(table.seeds)
-    ax.set_title(title or f"{metric}: mean ± std over {n} seed{'s' if n != 1 else ''}")
+    spread = "mean ± std" if error == "std" else "mean, min to max"
+    ax.set_title(title or f"{metric}: {spread} over {n} seed{'s' if n != 1 else ''}")
     ax.grid(axis="y", alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
     return ax

@@ -16,6 +16,9 @@ Pure compute functions (unit-tested, no plotting):
   and :math:`\\gamma m_t / (\\sqrt{v_t} + \\varepsilon)` (uncorrected).
 - :func:`online_counterexample`: the online problem of Reddi, Kale & Kumar (2018) on which Adam
   converges to the worst point and AMSGrad does not.
+- :func:`amsgrad_rates`: AMSGrad's effective per-coordinate rate while its running maximum
+  :math:`v^{\\max}_t` holds, as torch computes it (bias-corrected, so it grows) and as the paper's
+  Algorithm 2 does (no correction, :math:`\\gamma/\\sqrt t`, so it does not).
 
 Explorers (``ipywidgets`` boxes with a ``result`` attribute): :class:`RaceExplorer` and
 :class:`BiasCorrectionExplorer`.
@@ -47,11 +50,13 @@ __all__ = [
     "LANDSCAPES",
     "OPTIMIZERS",
     "ROTATED_START",
+    "AmsgradRates",
     "BiasCorrection",
     "BiasCorrectionExplorer",
     "Counterexample",
     "RaceExplorer",
     "RaceResult",
+    "amsgrad_rates",
     "bias_correction",
     "get_landscape",
     "make_optimizer",
@@ -510,6 +515,132 @@ def online_counterexample(
         xs[t - 1] = x.item()
         regret[t - 1] = total
     return Counterexample(xs, regret, amsgrad)
+
+
+@dataclass(frozen=True)
+class AmsgradRates:
+    """AMSGrad's effective rates on one coordinate (see :func:`amsgrad_rates`).
+
+    All arrays have one entry per step :math:`t = 1, \\dots, T`.
+
+    Attributes:
+        t: the steps.
+        g: the gradients fed in.
+        v, v_max: :math:`v_t` and :math:`v^{\\max}_t` after step :math:`t` (``exp_avg_sq`` and
+            ``max_exp_avg_sq``).
+        rate_torch: :math:`\\gamma / (\\sqrt{v^{\\max}_t / (1-\\beta_2^t)} + \\varepsilon)`, the
+            rate by which torch's (and ``course_lib``'s) AMSGrad multiplies :math:`\\hat m_t`.
+        rate_paper: :math:`(\\gamma/\\sqrt t) / \\sqrt{v^{\\max}_t}`, the rate of Reddi, Kale & Kumar's
+            Algorithm 2 (no bias correction, decaying step :math:`\\alpha_t = \\gamma/\\sqrt t`).
+        matches_torch: whether, on the first ``check`` steps, ``course_lib``'s and
+            ``torch.optim.Adam(amsgrad=True)`` gave bit-identical parameters and state, and their
+            ``max_exp_avg_sq`` equals ``v_max`` (to 1e-12).
+        beta2, lr, eps: the settings.
+    """
+
+    t: np.ndarray
+    g: np.ndarray
+    v: np.ndarray
+    v_max: np.ndarray
+    rate_torch: np.ndarray
+    rate_paper: np.ndarray
+    matches_torch: bool
+    beta2: float
+    lr: float
+    eps: float
+
+    @property
+    def bound(self) -> float:
+        """The largest growth of ``rate_torch`` while :math:`v^{\\max}` holds: :math:`1/\\sqrt{1-\\beta_2}`."""
+        return 1.0 / math.sqrt(1.0 - self.beta2)
+
+    @property
+    def growth(self) -> float:
+        """``rate_torch[-1] / rate_torch[0]``: how much torch's rate grew over the run."""
+        return float(self.rate_torch[-1] / self.rate_torch[0])
+
+
+def amsgrad_rates(
+    steps: int = 5000,
+    *,
+    beta2: float = 0.999,
+    g_first: float = 1.0,
+    g_rest: float = 0.01,
+    lr: float = 1e-3,
+    eps: float = 1e-8,
+    check: int = 200,
+) -> AmsgradRates:
+    """AMSGrad's per-coordinate rate over the steps, on a gradient stream where :math:`v^{\\max}` holds.
+
+    One coordinate sees one large gradient ``g_first`` at step 1, then small ones ``g_rest``. Then
+    :math:`v_1 = (1-\\beta_2) g_\\text{first}^2` is the running maximum for as long as the EWMA
+    :math:`v_t` stays below it (always, when ``g_rest**2 < (1 - beta2) * g_first**2``). torch's
+    AMSGrad divides :math:`\\hat m_t` by :math:`\\sqrt{v^{\\max}_t/(1-\\beta_2^t)} + \\varepsilon`, so
+    with :math:`v^{\\max}` fixed its rate grows like :math:`\\sqrt{1-\\beta_2^t}`: from
+    :math:`\\gamma/|g_\\text{first}|` at step 1 towards :math:`1/\\sqrt{1-\\beta_2}` times that (31.6x
+    for :math:`\\beta_2 = 0.999`). The paper's Algorithm 2 divides by :math:`\\sqrt{v^{\\max}_t}` and
+    uses :math:`\\gamma/\\sqrt t`: its rate never increases. Both rates come from the same
+    :math:`v^{\\max}_t`, computed by the recurrence; on the first ``check`` steps it is compared with
+    the state ``max_exp_avg_sq`` of ``course_lib.optim.Adam(amsgrad=True, betas=(0.9, beta2))``, which
+    is in turn checked bit for bit against ``torch.optim.Adam`` on the same stream.
+
+    Args:
+        steps: :math:`T`, in [2, 1000000].
+        beta2: :math:`\\beta_2` in (0, 1).
+        g_first, g_rest: the first gradient and all later ones.
+        lr: :math:`\\gamma > 0`; eps: :math:`\\varepsilon >= 0`.
+        check: how many first steps run through the optimizers (>= 1; a step of both costs far
+            more than the recurrence).
+
+    Returns:
+        An :class:`AmsgradRates`.
+
+    Example:
+        >>> r = amsgrad_rates(3000)
+        >>> bool(np.all(r.v_max == r.v_max[0])), round(r.growth, 1), round(r.bound, 1)
+        (True, 30.8, 31.6)
+    """
+    check_int("steps", steps, low=2, high=1_000_000)
+    check_number("beta2", beta2, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    check_number("g_first", g_first)
+    check_number("g_rest", g_rest)
+    check_number("lr", lr, low=0.0, low_inclusive=False)
+    check_number("eps", eps, low=0.0)
+    check_int("check", check, low=1)
+    grads = np.full(steps, float(g_rest))
+    grads[0] = float(g_first)
+    v = np.empty(steps)
+    v_max = np.empty(steps)
+    v_prev = v_max_prev = 0.0
+    for i, gi in enumerate(grads):
+        v_prev = beta2 * v_prev + (1.0 - beta2) * gi * gi
+        v_max_prev = max(v_max_prev, v_prev)
+        v[i], v_max[i] = v_prev, v_max_prev
+    ours = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    theirs = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    settings = {"lr": lr, "betas": (0.9, beta2), "eps": eps, "amsgrad": True}
+    opt = Adam([ours], **settings)
+    ref = torch.optim.Adam([theirs], **settings)
+    n_check = min(check, steps)
+    state_v_max = np.empty(n_check)
+    for i, gi in enumerate(grads[:n_check]):
+        for p, o in ((ours, opt), (theirs, ref)):
+            o.zero_grad()
+            (float(gi) * p).sum().backward()
+            o.step()
+        state_v_max[i] = opt.state[ours]["max_exp_avg_sq"].item()
+    matches = bool(
+        torch.equal(ours, theirs)
+        and torch.equal(opt.state[ours]["max_exp_avg_sq"], ref.state[theirs]["max_exp_avg_sq"])
+        and torch.equal(opt.state[ours]["exp_avg"], ref.state[theirs]["exp_avg"])
+        and np.allclose(state_v_max, v_max[:n_check], rtol=1e-12, atol=0.0)
+    )
+    t = np.arange(1, steps + 1, dtype=np.float64)
+    rate_torch = lr / (np.sqrt(v_max / (1.0 - beta2**t)) + eps)
+    rate_paper = (lr / np.sqrt(t)) / np.sqrt(v_max)
+    return AmsgradRates(
+        t, grads, v, v_max, rate_torch, rate_paper, matches, float(beta2), float(lr), float(eps)
+    )
 
 
 # --------------------------------------------------------------------------------------- explorers
