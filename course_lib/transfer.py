@@ -5,15 +5,15 @@ The backbone (``data/backbone_cnn.pt``, :func:`course_lib.models.pretrained_cnn`
 (:func:`course_lib.data.transfer_target`) has the same ten classes, digits stretched in time, and only a
 few labelled examples. A strategy decides where :math:`\\theta` starts, which parameters train and at
 which peak rate. The head :math:`W` (``model.classifier``) is always fresh, initialised by the seed,
-and gets the head rate :math:`\\eta_h` (``lr``); the backbone gets :math:`\\eta_b` (``backbone_lr``,
-default :math:`\\eta_h / 10`):
+and gets the head rate :math:`\\gamma_h` (``lr``); the backbone gets :math:`\\gamma_b` (``backbone_lr``,
+default :math:`\\gamma_h / 10`):
 
 ==================  ===================================================================================
-scratch             random :math:`\\theta`, every parameter at :math:`\\eta_h` (no transfer: the baseline)
-feature_extraction  pretrained :math:`\\theta` frozen; only the head trains (at :math:`\\eta_h`)
-uniform             pretrained, every parameter at :math:`\\eta_h` (one rate for all)
-uniform_low         pretrained, every parameter at :math:`\\eta_b`
-differential        pretrained, backbone at :math:`\\eta_b`, head at :math:`\\eta_h` (discriminative rates)
+scratch             random :math:`\\theta`, every parameter at :math:`\\gamma_h` (no transfer: the baseline)
+feature_extraction  pretrained :math:`\\theta` frozen; only the head trains (at :math:`\\gamma_h`)
+uniform             pretrained, every parameter at :math:`\\gamma_h` (one rate for all)
+uniform_low         pretrained, every parameter at :math:`\\gamma_b`
+differential        pretrained, backbone at :math:`\\gamma_b`, head at :math:`\\gamma_h` (discriminative rates)
 gradual             ULMFiT's gradual unfreezing with differential rates: the head alone in epoch 0,
                     then one more block (block3, block2, block1) at the start of each epoch
 gradual_slow        as gradual, one more block every ``max(1, epochs // 4)`` epochs
@@ -27,20 +27,21 @@ order and the labelled subset. ``benchmarks/bench_transfer.py`` runs the longer 
 
     >>> m = run_strategy("feature_extraction", seed=0, epochs=2)
     >>> sorted(m)
-    ['cpu_s', 'diverged', 'test_acc', 'train_loss']
+    ['cpu_s', 'diverged', 'feature_cka', 'test_acc', 'train_loss', 'weight_drift']
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from course_lib._validation import check_bool, check_choice, check_int, check_number
-from course_lib.compare import Table, run_grid
+from course_lib.compare import Comparison, Table, holdout, run_grid, tune_and_compare
 from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, transfer_target
 from course_lib.models import CNN, backbone_info, load_backbone
 from course_lib.param_groups import GradualUnfreezer, Rule, freeze, split
@@ -55,8 +56,11 @@ __all__ = [
     "Strategy",
     "build_strategy",
     "compare_strategies",
+    "drift",
     "fine_tune",
     "run_strategy",
+    "scan_backbone_lr",
+    "tune_strategies",
 ]
 
 #: The strategies, in the order the notebook and the benchmark print them.
@@ -142,8 +146,8 @@ def build_strategy(
     Args:
         name: one of :data:`STRATEGIES`.
         seed: initialises the head (and, for ``"scratch"``, the backbone).
-        lr: the head rate :math:`\\eta_h` (peak of the one-cycle schedule), > 0.
-        backbone_lr: :math:`\\eta_b`, > 0; default ``lr * 0.1``.
+        lr: the head rate :math:`\\gamma_h` (peak of the one-cycle schedule), > 0.
+        backbone_lr: :math:`\\gamma_b`, > 0; default ``lr * 0.1``.
         epochs: the training length (only ``gradual_slow`` uses it, for its unfreezing period).
         path: the backbone ``.pt`` (default: the shipped one).
 
@@ -292,6 +296,7 @@ def run_strategy(
     lr: float = DEFAULTS["lr"],
     backbone_lr: float | None = None,
     max_shift: int = DEFAULTS["max_shift"],
+    val_fraction: float | None = None,
     path=None,
 ) -> dict[str, float]:
     """Run one strategy with one seed on the target task; return its metrics.
@@ -304,30 +309,104 @@ def run_strategy(
         n_train: labelled target examples when ``data`` is ``None``.
         epochs, batch_size, max_shift: training settings (see :data:`DEFAULTS`).
         lr, backbone_lr: head and backbone peak rates (see :func:`build_strategy`).
+        val_fraction: when given, :func:`course_lib.compare.holdout` moves this share of the
+            training examples (chosen with ``seed``) to a validation set: the run trains on the rest
+            and also reports ``val_acc``, the metric to tune on (the test set stays untouched).
         path: the backbone ``.pt`` (default: the shipped one).
 
     Returns:
-        ``{"test_acc", "train_loss" (last epoch), "cpu_s", "diverged" (1.0 or 0.0)}``, all floats,
-        as :func:`course_lib.compare.run_grid` expects.
+        ``{"test_acc", "train_loss" (last epoch), "cpu_s", "diverged" (1.0 or 0.0), "weight_drift",
+        "feature_cka"}`` (plus ``"val_acc"`` with ``val_fraction``), all floats, as
+        :func:`course_lib.compare.run_grid` expects. The drifts measure how far training moved the
+        backbone from where it started (see :func:`drift`).
 
     Example:
-        >>> run_strategy("scratch", seed=0, epochs=1)["test_acc"] > 0.0
-        True
+        >>> m = run_strategy("differential", seed=0, epochs=1, val_fraction=0.25)
+        >>> sorted(m)
+        ['cpu_s', 'diverged', 'feature_cka', 'test_acc', 'train_loss', 'val_acc', 'weight_drift']
     """
     check_choice("name", name, STRATEGIES)
     check_int("seed", seed, low=0)
     if data is None:
         data = transfer_target(n_train, seed=seed)
+    val = None
+    if val_fraction is not None:
+        data, val = holdout(data, val_fraction, seed=seed)
     strategy = build_strategy(name, seed, lr=lr, backbone_lr=backbone_lr, epochs=epochs, path=path)
+    start = copy.deepcopy(strategy.model.features)
     r = fine_tune(
         strategy, data, seed=seed, epochs=epochs, batch_size=batch_size, max_shift=max_shift
     )
-    return {
+    out = {
         "test_acc": r.test_acc,
         "train_loss": r.train_loss[-1],
         "cpu_s": r.cpu_s,
         "diverged": float(r.diverged),
+        **drift(start, strategy.model.features, data.x_test),
     }
+    if val is not None:
+        out["val_acc"] = evaluate(strategy.model, *val)
+    return out
+
+
+def drift(before: torch.nn.Module, after: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """How far fine-tuning moved a backbone: in its weights, and in the features it computes.
+
+    With :math:`\\theta_0` the backbone's starting weights, :math:`\\theta` the trained ones, and
+    :math:`F_0 = \\phi_{\\theta_0}(X)`, :math:`F = \\phi_\\theta(X)` the flattened feature maps of the
+    inputs (one row per example, each column centred over the examples),
+
+    .. math::
+
+        \\text{weight drift} = \\frac{\\lVert \\theta - \\theta_0 \\rVert}{\\lVert \\theta_0 \\rVert},
+        \\qquad
+        \\text{CKA} = \\frac{\\lVert F^\\top F_0 \\rVert_F^2}
+        {\\lVert F_0^\\top F_0 \\rVert_F \\, \\lVert F^\\top F \\rVert_F}
+
+    The weight drift is 0 for an untouched backbone. Linear CKA (Kornblith, Norouzi, Lee & Hinton
+    2019, *Similarity of Neural Network Representations Revisited*) compares what the two feature
+    maps say about the examples, ignoring rotations and scale: 1 for the same representation, near
+    0 when the new features have little in common with the old ones.
+
+    Args:
+        before, after: two copies of the same backbone module (``model.features``).
+        x: inputs ``(n, length)`` or ``(n, 1, length)``, e.g. the target task's test signals.
+
+    Returns:
+        ``{"weight_drift": ..., "feature_cka": ...}``; the CKA is 0 when a feature map is
+        constant over the examples (e.g. every ReLU dead): then it carries nothing of the other.
+
+    Example:
+        >>> from course_lib.models import pretrained_cnn
+        >>> f = pretrained_cnn().features
+        >>> d = drift(f, f, torch.randn(50, 40))
+        >>> d["weight_drift"], round(d["feature_cka"], 6)
+        (0.0, 1.0)
+    """
+    if x.dim() == 2:
+        x = x.unsqueeze(1)  # (n, length) -> (n, 1, length), as CNN.forward does
+    with torch.no_grad():
+        w0 = torch.cat([p.detach().flatten() for p in before.parameters()])
+        w1 = torch.cat([p.detach().flatten() for p in after.parameters()])
+        modes = before.training, after.training
+        before.eval()
+        after.eval()
+        f0, f1 = before(x).flatten(1).double(), after(x).flatten(1).double()
+        before.train(modes[0])
+        after.train(modes[1])
+        f0, f1 = f0 - f0.mean(0), f1 - f1.mean(0)
+        denom = (f0.T @ f0).norm() * (f1.T @ f1).norm()
+        cka = float((f1.T @ f0).norm() ** 2 / denom) if denom > 0 else 0.0
+    return {"weight_drift": float((w1 - w0).norm() / w0.norm()), "feature_cka": cka}
+
+
+def _check_names(names) -> list[str]:
+    names = list(names)
+    if not names:
+        raise ValueError("names must hold at least one strategy, got []")
+    for i, n in enumerate(names):
+        check_choice(f"names[{i}]", n, STRATEGIES)
+    return names
 
 
 def compare_strategies(
@@ -353,10 +432,109 @@ def compare_strategies(
         >>> t.configs
         ['feature_extraction']
     """
-    names = list(names)
-    if not names:
-        raise ValueError("names must hold at least one strategy, got []")
-    for i, n in enumerate(names):
-        check_choice(f"names[{i}]", n, STRATEGIES)
+    names = _check_names(names)
     configs = {n: functools.partial(run_strategy, n, **kwargs) for n in names}
+    return run_grid(configs, seeds, progress=progress)
+
+
+def _run_at(name: str, lr: float, seed: int, **kwargs) -> dict[str, float]:
+    """``run(lr, seed)`` for :func:`course_lib.compare.tune_and_compare` (picklable via partial)."""
+    return run_strategy(name, seed, lr=lr, **kwargs)
+
+
+def tune_strategies(
+    names: Sequence[str],
+    lrs: Sequence[float] | Mapping[str, Sequence[float]],
+    seeds: Iterable[int],
+    *,
+    val_fraction: float = 0.25,
+    progress: bool = False,
+    **kwargs,
+) -> Comparison:
+    """Tune each strategy's head rate on a validation split, then compare them at their tuned rates.
+
+    Every strategy gets the same number of candidate rates (its ``lr``: the head rate
+    :math:`\\gamma_h`, with :math:`\\gamma_b = \\gamma_h / 10` where the strategy has a backbone
+    rate) and the same seeds. Each run holds out ``val_fraction`` of the labelled examples (drawn
+    with the seed, the same for every strategy) and trains on the rest; the rate with the best mean
+    ``val_acc`` over the seeds wins (:func:`course_lib.compare.tune_and_compare`). The comparison
+    then reads the test accuracy of those same runs: the test set plays no part in the choice, and
+    no run is trained twice.
+
+    Args:
+        names: strategies (see :data:`STRATEGIES`).
+        lrs: candidate head rates, the same for every strategy, or a dict ``name -> rates``
+            (one grid per strategy, all of the same size: an equal tuning budget).
+        seeds: tuning and evaluation seeds (the runs are paired on them).
+        val_fraction: share of the labelled examples held out for validation, in (0, 1).
+        progress: progress bars.
+        **kwargs: passed to :func:`run_strategy` (``epochs``, ``n_train``, ...).
+
+    Returns:
+        A :class:`course_lib.compare.Comparison`: ``.searches`` (the grid per strategy), ``.best``
+        (the tuned rate), ``.table`` (one row per strategy and seed at its tuned rate), ``.edges()``.
+
+    Example:
+        >>> c = tune_strategies(["feature_extraction"], [1e-2, 1e-1], seeds=[0], epochs=1)
+        >>> sorted(c.best), "val_acc" in c.table.metrics
+        (['feature_extraction'], True)
+    """
+    names = _check_names(names)
+    if isinstance(lrs, Mapping):
+        if set(lrs) != set(names):
+            raise ValueError(f"lrs must have one grid per strategy {names}, got {sorted(lrs)}")
+        grids = {n: list(lrs[n]) for n in names}
+    else:
+        grids = {n: list(lrs) for n in names}
+    check_number(
+        "val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
+    seeds = list(seeds)
+    runs = {n: functools.partial(_run_at, n, val_fraction=val_fraction, **kwargs) for n in names}
+    return tune_and_compare(
+        runs,
+        grids,
+        tune_seeds=seeds,
+        eval_seeds=seeds,
+        metric="val_acc",
+        progress=progress,
+    )
+
+
+def scan_backbone_lr(
+    backbone_lrs: Sequence[float],
+    seeds: Iterable[int],
+    *,
+    lr: float = DEFAULTS["lr"],
+    progress: bool = False,
+    **kwargs,
+) -> Table:
+    """``"differential"`` at several backbone rates :math:`\\gamma_b` with the head rate fixed.
+
+    One configuration per backbone rate, labelled ``"backbone_lr=0.001"``, every one on the same
+    seeds; each row has the test accuracy and how far the backbone drifted (:func:`drift`).
+
+    Args:
+        backbone_lrs: the rates :math:`\\gamma_b` to try, > 0.
+        seeds: the same seeds for every rate.
+        lr: the head rate :math:`\\gamma_h`.
+        progress: progress bar.
+        **kwargs: passed to :func:`run_strategy` (``epochs``, ``val_fraction``, ...).
+
+    Example:
+        >>> t = scan_backbone_lr([1e-3, 1e-1], seeds=[0], epochs=1)
+        >>> t.configs
+        ['backbone_lr=0.001', 'backbone_lr=0.1']
+    """
+    rates = list(backbone_lrs)
+    if not rates:
+        raise ValueError("backbone_lrs must hold at least one rate, got []")
+    for i, b in enumerate(rates):
+        check_number(f"backbone_lrs[{i}]", b, low=0.0, low_inclusive=False)
+    configs = {
+        f"backbone_lr={b:g}": functools.partial(
+            run_strategy, "differential", lr=lr, backbone_lr=b, **kwargs
+        )
+        for b in rates
+    }
     return run_grid(configs, seeds, progress=progress)

@@ -9,14 +9,18 @@ import torch
 
 from course_lib.data import transfer_target
 from course_lib.models import BACKBONE_PT, CNN, backbone_info
+from course_lib.pretrain import evaluate
 from course_lib.transfer import (
     BLOCKS,
     STRATEGIES,
     FineTuneResult,
     build_strategy,
     compare_strategies,
+    drift,
     fine_tune,
     run_strategy,
+    scan_backbone_lr,
+    tune_strategies,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,19 +131,104 @@ def test_differential_moves_the_backbone_less_than_uniform(small_target):
 
 
 def test_track_test_records_one_accuracy_per_epoch_plus_the_final_one(small_target):
+    untrained = build_strategy("uniform")
+    start = evaluate(untrained.model, small_target.x_test, small_target.y_test)
     r = fine_tune(build_strategy("uniform"), small_target, epochs=3, track_test=True)
     assert len(r.test_acc_per_epoch) == 4
-    assert r.test_acc_per_epoch[-1] == r.test_acc
-    assert all(0.0 <= a <= 1.0 for a in r.test_acc_per_epoch)
+    assert r.test_acc_per_epoch[0] == start  # before epoch 0: the fresh head, nothing trained
+    assert r.test_acc_per_epoch[-1] == r.test_acc > start + 0.03  # 3 epochs (6 steps) help
+    assert r.train_loss[0] > r.train_loss[1] > r.train_loss[2]
+    # measuring the test accuracy along the way changes neither the RNG nor the weights
+    quiet = fine_tune(build_strategy("uniform"), small_target, epochs=3)
+    assert quiet.test_acc == r.test_acc and quiet.train_loss == r.train_loss
+
+
+def test_val_fraction_trains_on_the_rest_and_reports_a_validation_accuracy():
+    full = run_strategy("differential", seed=2, n_train=60, epochs=2)
+    tuned = run_strategy("differential", seed=2, n_train=60, epochs=2, val_fraction=0.25)
+    assert "val_acc" not in full and "val_acc" in tuned
+    assert tuned["val_acc"] * 15 == round(tuned["val_acc"] * 15)  # 15 of the 60 examples
+    assert tuned["train_loss"] != full["train_loss"]  # it trained on the other 45 only
+    again = run_strategy("differential", seed=2, n_train=60, epochs=2, val_fraction=0.25)
+    assert again["val_acc"] == tuned["val_acc"] and again["test_acc"] == tuned["test_acc"]
+
+
+def test_drift_is_zero_for_a_frozen_backbone_and_grows_with_the_backbone_rate():
+    frozen = run_strategy("feature_extraction", seed=0, n_train=50, epochs=2)
+    assert frozen["weight_drift"] == 0.0 and math.isclose(frozen["feature_cka"], 1.0)
+    runs = [
+        run_strategy("differential", seed=0, n_train=50, epochs=2, backbone_lr=b)
+        for b in (1e-4, 1e-3, 1e-2)
+    ]
+    weight = [r["weight_drift"] for r in runs]
+    cka = [r["feature_cka"] for r in runs]
+    assert 0 < weight[0] < weight[1] < weight[2]
+    assert 1 > cka[0] > cka[1] > cka[2]
+
+
+def test_feature_cka_ignores_scale_and_sees_a_different_representation():
+    before = build_strategy("uniform", seed=0).model.features
+    scaled = build_strategy("uniform", seed=0).model.features
+    last = scaled.block3.conv
+    with torch.no_grad():  # the last block's weights and bias doubled: features exactly x2
+        last.weight.mul_(2.0)
+        last.bias.mul_(2.0)
+    x = transfer_target(50, seed=0).x_test[:200]
+    d = drift(before, scaled, x)
+    n_last = last.weight.numel() + last.bias.numel()
+    assert 0 < d["weight_drift"] < 1 and n_last < sum(p.numel() for p in scaled.parameters())
+    assert math.isclose(d["feature_cka"], 1.0, rel_tol=1e-9)  # same features, twice as large
+    other = build_strategy("scratch", seed=0).model.features  # random backbone
+    assert drift(before, other, x)["feature_cka"] < 0.8
+    with torch.no_grad():
+        last.bias.fill_(-1e6)  # every ReLU of the last block dead: constant features
+    assert drift(before, scaled, x)["feature_cka"] == 0.0
+    same = drift(before, before, x)
+    assert same["weight_drift"] == 0.0 and math.isclose(same["feature_cka"], 1.0)
 
 
 def test_run_strategy_is_deterministic_and_returns_float_metrics():
     a = run_strategy("differential", seed=1, n_train=50, epochs=2)
     b = run_strategy("differential", seed=1, n_train=50, epochs=2)
-    assert sorted(a) == ["cpu_s", "diverged", "test_acc", "train_loss"]
+    assert sorted(a) == [
+        "cpu_s",
+        "diverged",
+        "feature_cka",
+        "test_acc",
+        "train_loss",
+        "weight_drift",
+    ]
     assert all(isinstance(v, float) for v in a.values())
     assert a["test_acc"] == b["test_acc"] and a["train_loss"] == b["train_loss"]
     assert a["diverged"] == 0.0
+
+
+def test_tune_strategies_chooses_on_validation_and_reports_the_same_runs():
+    grids = {"feature_extraction": [1e-3, 1e-1], "uniform": [1e-4, 1e-2]}
+    c = tune_strategies(
+        ["feature_extraction", "uniform"], grids, seeds=[0, 1], n_train=40, epochs=2
+    )
+    assert c.table.configs == ["feature_extraction", "uniform"] and c.table.seeds == [0, 1]
+    for name, search in c.searches.items():
+        assert search.metric == "val_acc" and list(search.values) == grids[name]
+        assert c.best[name] == search.values[max(range(2), key=lambda i: search.scores[i])]
+        label = f"lr={c.best[name]:g}"
+        # the comparison reads the tuning runs at the chosen rate: no run is trained twice
+        for metric in ("val_acc", "test_acc"):
+            assert list(c.table.values(name, metric)) == list(search.table.values(label, metric))
+    one = run_strategy("uniform", 1, lr=c.best["uniform"], n_train=40, epochs=2, val_fraction=0.25)
+    assert c.table.values("uniform", "test_acc")[1] == one["test_acc"]
+
+
+def test_scan_backbone_lr_runs_differential_at_each_backbone_rate():
+    t = scan_backbone_lr([1e-3, 1.0], seeds=[0], n_train=30, epochs=1)
+    assert t.configs == ["backbone_lr=0.001", "backbone_lr=1"]
+    ref = run_strategy("differential", 0, backbone_lr=1.0, n_train=30, epochs=1)
+    assert t.values("backbone_lr=1", "weight_drift")[0] == ref["weight_drift"]
+    assert (
+        t.values("backbone_lr=1", "weight_drift")[0]
+        > t.values("backbone_lr=0.001", "weight_drift")[0]
+    )
 
 
 def test_pretrained_features_beat_training_from_scratch_on_the_target_task():
@@ -170,6 +259,10 @@ def test_compare_strategies_runs_every_strategy_with_every_seed():
         (lambda: fine_tune("uniform", None), TypeError, "strategy must be a Strategy"),
         (lambda: compare_strategies([]), ValueError, "names"),
         (lambda: compare_strategies(["uniform", "x"]), ValueError, "names[1]"),
+        (lambda: tune_strategies(["uniform"], {"differential": [1e-2]}, [0]), ValueError, "lrs"),
+        (lambda: tune_strategies(["uniform"], [1e-2], [0], val_fraction=1.0), ValueError, "val_"),
+        (lambda: scan_backbone_lr([], [0]), ValueError, "backbone_lrs"),
+        (lambda: scan_backbone_lr([1e-3, -1.0], [0]), ValueError, "backbone_lrs[1]"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, error, text):

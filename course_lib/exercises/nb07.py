@@ -16,7 +16,7 @@ import torch
 
 from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import number as _number
-from course_lib.transfer import build_strategy
+from course_lib.transfer import BLOCKS, build_strategy
 
 __all__ = [
     "check_backbone_start_lr",
@@ -26,10 +26,29 @@ __all__ = [
 
 
 def _trainable(name: str, epoch: int | None = None) -> int:
+    return _strategy_at(name, epoch).trainable()
+
+
+def _strategy_at(name: str, epoch: int | None = None):
     strategy = build_strategy(name, seed=0)
     if epoch is not None:
-        strategy.on_epoch_start(epoch)
-    return strategy.trainable()
+        for e in range(epoch + 1):
+            strategy.on_epoch_start(e)
+    return strategy
+
+
+def _released(strategy) -> tuple[list[str], list[str]]:
+    """The blocks (short names, head first) that train and those still frozen."""
+    training, frozen = [], []
+    for block in reversed(BLOCKS):
+        params = list(strategy.model.get_submodule(block).parameters())
+        short = "head" if block == "classifier" else block.split(".")[-1]
+        (training if all(p.requires_grad for p in params) else frozen).append(short)
+    return training, frozen
+
+
+def _words(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def check_feature_extraction_parameters(answer) -> bool:
@@ -78,12 +97,16 @@ def check_gradual_trainable(answer, epoch: int = 2) -> bool:
     value = _number(answer)
     if value is None:
         return False
-    expected = _trainable("gradual", epoch)
+    strategy = _strategy_at("gradual", epoch)
+    expected = strategy.trainable()
     if value == expected:
-        print(
-            f"Correct: {expected} (head, block3 and block2); block1, whose filters see the raw "
-            "signal, is still frozen."
+        training, frozen = _released(strategy)
+        rest = (
+            f"; {_words(frozen)} {'is' if len(frozen) == 1 else 'are'} still frozen"
+            if frozen
+            else "; every block trains"
         )
+        print(f"Correct: {expected} ({_words(training)}){rest}.")
         return True
     if value == _trainable("gradual", epoch - 1):
         print(f"Off by one epoch: that is epoch {epoch - 1}. Epochs count from 0 (head only).")
@@ -101,7 +124,7 @@ def check_backbone_start_lr(answer, head_lr: float = 1e-2, factor: float = 0.1) 
     """Exercise 3: the backbone's rate at the first step of ``"differential"`` (one-cycle schedule).
 
     One-cycle starts every group at its own peak divided by ``div_factor`` (25 by default):
-    :math:`\\eta_{b}(0) = \\eta_b / 25` with :math:`\\eta_b = 0.1\\,\\eta_h`.
+    :math:`\\gamma_{b}(0) = \\gamma_b / 25` with :math:`\\gamma_b = 0.1\\,\\gamma_h`.
     """
     if _missing(answer):
         return False

@@ -2,15 +2,15 @@
 
 :func:`compute_transfer` is the pure part (unit-tested): it loads the shipped backbone with a fresh
 head (:func:`course_lib.transfer.build_strategy` ``"differential"``), trains it on the shifted target
-task with the backbone's peak rate :math:`\\eta_b` and the head's :math:`\\eta_h` (AdamW, one-cycle per
+task with the backbone's peak rate :math:`\\gamma_b` and the head's :math:`\\gamma_h` (AdamW, one-cycle per
 batch, :func:`course_lib.transfer.fine_tune`), and records the test accuracy before every epoch and
 after the last. It never raises because of a bad setting: a run is *diverged* when an epoch's mean
 training loss is not finite or exceeds :data:`BLOWUP` times the chance-level loss :math:`\\ln 10`,
 and *failed* when it diverged or ends no better than twice chance (test accuracy :math:`\\le 20\\%`);
 the status line says which.
 
-:class:`TransferExplorer` is the ipywidgets shell: two log-scale sliders (:math:`\\eta_b`,
-:math:`\\eta_h`), an epochs slider, a status line and the test-accuracy curve (PNG in an ``Image``).
+:class:`TransferExplorer` is the ipywidgets shell: two log-scale sliders (:math:`\\gamma_b`,
+:math:`\\gamma_h`), an epochs slider, a status line and the test-accuracy curve (PNG in an ``Image``).
 
     >>> r = compute_transfer(1e-3, 1e-2, epochs=3)
     >>> len(r.test_acc_per_epoch), r.diverged
@@ -38,7 +38,7 @@ _CHANCE_LOSS = math.log(10)
 
 @dataclass(frozen=True)
 class TransferReading:
-    """One short fine-tune of the pretrained CNN with rates :math:`(\\eta_b, \\eta_h)`.
+    """One short fine-tune of the pretrained CNN with rates :math:`(\\gamma_b, \\gamma_h)`.
 
     Attributes:
         backbone_lr, head_lr, epochs, seed: the settings.
@@ -72,11 +72,11 @@ def compute_transfer(
     seed: int = 0,
     n_train: int = TRANSFER_TARGET_N_TRAIN,
 ) -> TransferReading:
-    """Fine-tune the shipped backbone (rate :math:`\\eta_b`) and a fresh head (rate :math:`\\eta_h`).
+    """Fine-tune the shipped backbone (rate :math:`\\gamma_b`) and a fresh head (rate :math:`\\gamma_h`).
 
     Args:
-        backbone_lr: :math:`\\eta_b`, the backbone's peak rate, > 0.
-        head_lr: :math:`\\eta_h`, the head's peak rate, > 0.
+        backbone_lr: :math:`\\gamma_b`, the backbone's peak rate, > 0.
+        head_lr: :math:`\\gamma_h`, the head's peak rate, > 0.
         epochs: passes over the labelled target examples, in [1, 100].
         seed: head initialisation, labelled subset, batch order and augmentation.
         n_train: labelled target examples, in [10, 4000].
@@ -152,7 +152,7 @@ def draw_transfer(reading: TransferReading, axes=None):
     axes[1].axhline(_CHANCE_LOSS, color="gray", lw=1, ls=":", label="ln 10 (chance)")
     axes[1].set(xlabel="epoch", ylabel="mean training loss", yscale="log", title="training loss")
     axes[1].legend(fontsize=8)
-    fig.suptitle(f"η_b = {reading.backbone_lr:.2g}, η_h = {reading.head_lr:.2g}", fontsize=10)
+    fig.suptitle(f"γ_b = {reading.backbone_lr:.2g}, γ_h = {reading.head_lr:.2g}", fontsize=10)
     fig.tight_layout()
     return fig
 
