@@ -36,7 +36,7 @@ def test_gd_converges_below_two_over_L_and_diverges_above(kappa):
 
 
 def test_gd_rate_on_quadratic_matches_theory():
-    # With the optimal fixed step 2/(L+mu), the error contracts by (kappa-1)/(kappa+1) per step.
+    # With the optimal fixed step 2/(L+ℓ), the error contracts by (kappa-1)/(kappa+1) per step.
     kappa = 9.0
     q = ls.quadratic(condition_number=kappa, start=(1.0, 1.0))
     lr = 2.0 / (1.0 + 1.0 / kappa)
