@@ -359,7 +359,7 @@ def test_assert_tie_needs_a_narrow_interval_not_just_overlap():
     assert d.verdict(margin=0.01) == "a and b tie within ±0.01"
     # The same mean difference (about 0) but a wide interval: not a tie, only "not distinguishable".
     wide = _paired_table([0.70, 0.76, 0.66, 0.74, 0.69], [0.72, 0.70, 0.73, 0.69, 0.71])
-    with pytest.raises(AssertionError, match="not shown to tie within ±0.01"):
+    with pytest.raises(AssertionError, match=r"not shown to tie within ±0\.01"):
         compare.assert_tie(wide, "a", "b", "acc", margin=0.01)
     assert "not distinguishable" in compare.difference(wide, "a", "b", "acc").verdict(margin=0.01)
 
