@@ -31,3 +31,12 @@ def answer_tests(solutions: dict, junk: tuple):
         accepts_the_reference_solution,
         asks_for_an_answer_when_given_none_and_never_raises_on_junk,
     )
+
+
+def rejects_with_hint(check, wrong, hint: str, capsys) -> str:
+    """Assert that ``check(wrong)`` returns False, prints ``hint`` and no praise; return the output."""
+    assert check(wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out
+    assert "Correct" not in out
+    return out

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from _exercise_tests import answer_tests
+from _exercise_tests import answer_tests, rejects_with_hint
 
 from course_lib.exercises import nb02
 
@@ -51,10 +51,7 @@ SOLUTIONS = {
     ],
 )
 def test_check_rejects_typical_mistakes_with_a_hint(check, wrong, hint, capsys):
-    assert check(wrong) is False
-    out = capsys.readouterr().out
-    assert hint in out
-    assert "Correct" not in out
+    rejects_with_hint(check, wrong, hint, capsys)
 
 
 def test_checks_follow_their_parameters():

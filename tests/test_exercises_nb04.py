@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from _exercise_tests import rejects_with_hint
 
 from course_lib.exercises import nb04
 
@@ -86,7 +87,4 @@ def test_checks_ask_for_an_answer_and_never_raise(check, capsys):
     ],
 )
 def test_check_rejects_a_typical_mistake_with_its_hint(check, wrong, hint, capsys):
-    assert check(wrong) is False
-    out = capsys.readouterr().out
-    assert hint in out
-    assert "Correct" not in out
+    rejects_with_hint(check, wrong, hint, capsys)
