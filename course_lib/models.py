@@ -13,7 +13,7 @@ in a layer named ``linear``, so parameter-group rules can address ``"features.bl
 :data:`RECIPES` holds the training recipes (optimizer, learning rate, schedule, batch size, epochs,
 augmentation) that ``benchmarks/bench_mnist1d.py`` measures against the paper's table, and
 :func:`load_backbone` / :func:`pretrained_cnn` load the shipped pretrained CNN backbone
-(``data/backbone_cnn.pt``, made by ``python -m course_lib.pretrain``).
+(``course_lib/assets/backbone_cnn.pt``, made by ``python -m course_lib.pretrain``).
 
     >>> model = CNN(seed=0)
     >>> model(torch.zeros(8, 40)).shape
@@ -37,10 +37,10 @@ from torch import nn
 from course_lib._validation import check_choice, check_int, check_number
 
 __all__ = [
+    "ASSETS_DIR",
     "BACKBONE_JSON",
     "BACKBONE_PT",
     "CNN",
-    "DATA_DIR",
     "MLP",
     "MODELS",
     "RECIPES",
@@ -54,12 +54,13 @@ __all__ = [
     "sha256_of",
 ]
 
-#: Folder of the shipped artefacts (``<repository>/data``), located relative to this package.
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: Folder of the shipped artefacts (``course_lib/assets``): package data, so it is installed with the
+#: package (a wheel or a non-editable install keeps it).
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 #: The pretrained CNN backbone: ``state_dict`` of ``CNN().features``.
-BACKBONE_PT = DATA_DIR / "backbone_cnn.pt"
+BACKBONE_PT = ASSETS_DIR / "backbone_cnn.pt"
 #: How the backbone was made: arguments, source-task accuracy, torch version, sha256 of the ``.pt``.
-BACKBONE_JSON = DATA_DIR / "backbone_cnn.json"
+BACKBONE_JSON = ASSETS_DIR / "backbone_cnn.json"
 
 
 @contextlib.contextmanager
