@@ -26,8 +26,8 @@ HYPERPARAMETER_ERRORS = [
     (
         SGD,
         {"lr": torch.tensor([0.1, 0.2])},
-        TypeError,
-        r"^lr must be a finite number >= 0, got tensor",
+        ValueError,  # torch's error and message: "Tensor lr must be 1-element"
+        r"^Tensor lr must be 1-element, got a tensor of shape \(2,\)$",
     ),
     (
         SGD,

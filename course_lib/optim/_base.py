@@ -19,12 +19,53 @@ and sparse gradients (``RuntimeError`` at the step that meets one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch.optim import Optimizer
 
-__all__ = ["CourseOptimizer", "new_step_tensor", "reject_sparse", "steps_as_tensors"]
+from course_lib._validation import check_number
+
+__all__ = [
+    "CourseOptimizer",
+    "check_lr",
+    "lr_as_scalar",
+    "new_step_tensor",
+    "reject_sparse",
+    "steps_as_tensors",
+]
+
+
+def check_lr(value) -> float | torch.Tensor:
+    """Check a learning rate γ >= 0 given as a number or a tensor; a tensor must have 1 element.
+
+    As in torch, ``torch.tensor(0.1)``, ``torch.tensor([0.1])`` and ``torch.tensor([[0.1]])`` are
+    all accepted, and a tensor with more elements is a ``ValueError`` with torch's message:
+
+        >>> check_lr(torch.tensor([0.1, 0.2]))
+        Traceback (most recent call last):
+        ...
+        ValueError: Tensor lr must be 1-element, got a tensor of shape (2,)
+    """
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        raise ValueError(f"Tensor lr must be 1-element, got a tensor of shape {tuple(value.shape)}")
+    return check_number("lr", value, low=0)
+
+
+def lr_as_scalar(lr: float | torch.Tensor) -> float | torch.Tensor:
+    """γ as the update uses it: a number stays a number, a 1-element tensor becomes 0-d.
+
+    torch's ``_to_scalar`` does the same at the start of every step, because in-place ops such as
+    ``p.add_(g, alpha=-lr)`` take a 0-d tensor as a number but refuse a tensor of shape (1,):
+
+        >>> lr_as_scalar(torch.tensor([0.1])).shape
+        torch.Size([])
+        >>> lr_as_scalar(0.1)
+        0.1
+    """
+    if isinstance(lr, torch.Tensor) and lr.dim() != 0:
+        return lr.squeeze()
+    return lr
 
 
 def new_step_tensor(value: float = 0.0) -> torch.Tensor:
@@ -122,9 +163,11 @@ def _check_tensors(items: list, group_index: int) -> list[torch.Tensor]:
 class CourseOptimizer(Optimizer):
     """``torch.optim.Optimizer`` that checks its parameters and every group's hyperparameters.
 
-    Subclasses build their ``defaults`` dict (hyperparameter name -> value, torch's names) and
+    Subclasses build their ``defaults`` dict (hyperparameter name -> value, torch's names),
     implement ``_check_hyperparameters(hyperparameters)``, which raises ``ValueError``/``TypeError``
-    through ``course_lib._validation``. Everything else (``state``, ``param_groups``,
+    through ``course_lib._validation``, and ``update_group(group, lr)``, the rule for one group.
+    :meth:`step` is shared: it evaluates the closure, then calls ``update_group`` for every group with
+    γ as :func:`lr_as_scalar` gives it. Everything else (``state``, ``param_groups``,
     ``state_dict``, ``zero_grad``, hooks, pickling) is torch's own.
     """
 
@@ -146,6 +189,28 @@ class CourseOptimizer(Optimizer):
     @staticmethod
     def _check_hyperparameters(hyperparameters: dict) -> None:
         raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self.update_group(group, lr_as_scalar(group["lr"]))
+        return loss
+
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Update the parameters of one group with learning rate ``lr`` (γ, a number or 0-d tensor)."""
+        raise NotImplementedError
+
+    def params_with_grad(self, group: dict) -> Iterator[torch.Tensor]:
+        """The parameters of ``group`` that have a gradient, refusing a sparse one."""
+        for p in group["params"]:
+            if p.grad is not None:
+                reject_sparse(p.grad, self)
+                yield p
 
     def __setstate__(self, state: dict) -> None:
         """Unpickle as torch does, filling hyperparameters that older checkpoints lack."""

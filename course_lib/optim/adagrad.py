@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
 
 __all__ = ["Adagrad"]
 
@@ -76,7 +76,7 @@ class Adagrad(CourseOptimizer):
 
     @staticmethod
     def _check_hyperparameters(hp: dict) -> None:
-        check_number("lr", hp["lr"], low=0)
+        check_lr(hp["lr"])
         check_number("lr_decay", hp["lr_decay"], low=0)
         check_number("weight_decay", hp["weight_decay"], low=0)
         check_number("initial_accumulator_value", hp["initial_accumulator_value"], low=0)
@@ -103,33 +103,22 @@ class Adagrad(CourseOptimizer):
         value = self.defaults["initial_accumulator_value"]
         state["sum"] = torch.full_like(p, value, memory_format=torch.preserve_format)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        lr_decay, eps = group["lr_decay"], group["eps"]
+        weight_decay = group["weight_decay"]
+        for p in self.params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:  # a group added after construction
+                self._init_state(p)
+            state["step"] += 1
+            t = state["step"].item()
 
-        for group in self.param_groups:
-            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                reject_sparse(p.grad, self)
-                state = self.state[p]
-                if len(state) == 0:  # a group added after construction
-                    self._init_state(p)
-                state["step"] += 1
-                t = state["step"].item()
+            g = -p.grad if group["maximize"] else p.grad
+            if weight_decay != 0:
+                g = g.add(p, alpha=weight_decay)  # g + λ θ
+            eta = lr / (1 + (t - 1) * lr_decay)  # γ_t = γ / (1 + (t − 1) δ)
 
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    g = g.add(p, alpha=weight_decay)  # g + λ θ
-                eta = lr / (1 + (t - 1) * lr_decay)  # γ_t = γ / (1 + (t − 1) δ)
-
-                state["sum"].addcmul_(g, g, value=1)  # G_t = G_{t-1} + g²
-                std = state["sum"].sqrt().add_(eps)  # √G_t + ε
-                p.addcdiv_(g, std, value=-eta)  # θ_t = θ_{t-1} − γ_t g / (√G_t + ε)
-        return loss
+            state["sum"].addcmul_(g, g, value=1)  # G_t = G_{t-1} + g²
+            std = state["sum"].sqrt().add_(eps)  # √G_t + ε
+            p.addcdiv_(g, std, value=-eta)  # θ_t = θ_{t-1} − γ_t g / (√G_t + ε)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number, check_pair
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
 
 __all__ = ["Adam"]
 
@@ -100,7 +100,7 @@ class Adam(CourseOptimizer):
 
     @staticmethod
     def _check_hyperparameters(hp: dict) -> None:
-        check_number("lr", hp["lr"], low=0)
+        check_lr(hp["lr"])
         check_betas(hp["betas"])
         check_number("eps", hp["eps"], low=0)
         check_number("weight_decay", hp["weight_decay"], low=0)
@@ -108,52 +108,39 @@ class Adam(CourseOptimizer):
         check_bool("maximize", hp["maximize"])
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        (beta1, beta2), eps = group["betas"], group["eps"]
+        weight_decay = group["weight_decay"]
+        for p in self.params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step_tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if group["amsgrad"] and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["step"] += 1
 
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                reject_sparse(p.grad, self)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor(0.0)
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format
-                    )
-                state["step"] += 1
+            g = -p.grad if group["maximize"] else p.grad
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ
+                else:
+                    g = g.add(p, alpha=weight_decay)  # g + λ θ
 
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ
-                    else:
-                        g = g.add(p, alpha=weight_decay)  # g + λ θ
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m.lerp_(g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
 
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
+            t = state["step"].item()
+            bias_correction1 = 1 - beta1**t
+            bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+            eta = lr / bias_correction1  # a_t = γ / (1 − β1^t)
 
-                t = state["step"].item()
-                bias_correction1 = 1 - beta1**t
-                bias_correction2_sqrt = (1 - beta2**t) ** 0.5
-                eta = lr / bias_correction1  # a_t = γ / (1 − β1^t)
-
-                if group["amsgrad"]:
-                    v_max = state["max_exp_avg_sq"]
-                    torch.maximum(v_max, v, out=v_max)  # v_t^max = max(v_{t-1}^max, v_t)
-                    v = v_max
-                denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂_t + ε
-                p.addcdiv_(m, denom, value=-eta)  # θ_t = θ_{t-1} − a_t m_t / denom
-        return loss
+            if group["amsgrad"]:
+                v_max = state["max_exp_avg_sq"]
+                torch.maximum(v_max, v, out=v_max)  # v_t^max = max(v_{t-1}^max, v_t)
+                v = v_max
+            denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂_t + ε
+            p.addcdiv_(m, denom, value=-eta)  # θ_t = θ_{t-1} − a_t m_t / denom

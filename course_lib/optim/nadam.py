@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
 from course_lib.optim.adam import check_betas
 
 __all__ = ["NAdam"]
@@ -82,7 +82,7 @@ class NAdam(CourseOptimizer):
 
     @staticmethod
     def _check_hyperparameters(hp: dict) -> None:
-        check_number("lr", hp["lr"], low=0)
+        check_lr(hp["lr"])
         check_betas(hp["betas"])
         check_number("eps", hp["eps"], low=0)
         check_number("weight_decay", hp["weight_decay"], low=0)
@@ -90,48 +90,37 @@ class NAdam(CourseOptimizer):
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
         check_bool("maximize", hp["maximize"])
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        (beta1, beta2), eps = group["betas"], group["eps"]
+        weight_decay, psi = group["weight_decay"], group["momentum_decay"]
+        for p in self.params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step_tensor(0.0)
+                state["mu_product"] = new_step_tensor(1.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["step"] += 1
+            t = state["step"].item()
+            bias_correction2 = 1 - beta2**t
 
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay, psi = group["weight_decay"], group["momentum_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                reject_sparse(p.grad, self)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor(0.0)
-                    state["mu_product"] = new_step_tensor(1.0)
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                t = state["step"].item()
-                bias_correction2 = 1 - beta2**t
+            g = -p.grad if group["maximize"] else p.grad
+            if weight_decay != 0:
+                if group["decoupled_weight_decay"]:
+                    p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ
+                else:
+                    g = g.add(p, alpha=weight_decay)  # g + λ θ
 
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    if group["decoupled_weight_decay"]:
-                        p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ
-                    else:
-                        g = g.add(p, alpha=weight_decay)  # g + λ θ
+            mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))  # μ_t
+            mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))  # μ_{t+1}
+            state["mu_product"] *= mu  # Π_t = Π_{t-1} μ_t, in the tensor's precision
+            mu_product = state["mu_product"].item()
 
-                mu = beta1 * (1.0 - 0.5 * (0.96 ** (t * psi)))  # μ_t
-                mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * psi)))  # μ_{t+1}
-                state["mu_product"] *= mu  # Π_t = Π_{t-1} μ_t, in the tensor's precision
-                mu_product = state["mu_product"].item()
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            m.lerp_(g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
+            denom = v.div(bias_correction2).sqrt().add_(eps)  # r_t = √(v_t / (1 − β2^t)) + ε
 
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
-                denom = v.div(bias_correction2).sqrt().add_(eps)  # r_t = √(v_t / (1 − β2^t)) + ε
-
-                p.addcdiv_(g, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))
-                p.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - mu_product * mu_next))
-        return loss
+            p.addcdiv_(g, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))
+            p.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - mu_product * mu_next))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, new_step_tensor, reject_sparse
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
 
 __all__ = ["RMSprop"]
 
@@ -81,7 +81,7 @@ class RMSprop(CourseOptimizer):
 
     @staticmethod
     def _check_hyperparameters(hp: dict) -> None:
-        check_number("lr", hp["lr"], low=0)
+        check_lr(hp["lr"])
         check_number("alpha", hp["alpha"], low=0, high=1)
         check_number("eps", hp["eps"], low=0)
         check_number("weight_decay", hp["weight_decay"], low=0)
@@ -89,52 +89,39 @@ class RMSprop(CourseOptimizer):
         check_bool("centered", hp["centered"])
         check_bool("maximize", hp["maximize"])
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        alpha, eps, mu = group["alpha"], group["eps"], group["momentum"]
+        weight_decay = group["weight_decay"]
+        for p in self.params_with_grad(group):
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step_tensor(0.0)
+                state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            # Also when momentum or centered is switched on mid-run (torch raises a KeyError).
+            if mu > 0 and "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if group["centered"] and "grad_avg" not in state:
+                state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["step"] += 1
 
-        for group in self.param_groups:
-            lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                reject_sparse(p.grad, self)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = new_step_tensor(0.0)
-                    state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                # Also when momentum or centered is switched on mid-run (torch raises a KeyError).
-                if mu > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format
-                    )
-                if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
+            g = -p.grad if group["maximize"] else p.grad
+            if weight_decay != 0:
+                g = g.add(p, alpha=weight_decay)  # g + λ θ
 
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    g = g.add(p, alpha=weight_decay)  # g + λ θ
+            v = state["square_avg"]
+            v.mul_(alpha).addcmul_(g, g, value=1 - alpha)  # v_t = α v_{t-1} + (1 − α) g²
+            if group["centered"]:
+                m = state["grad_avg"]
+                m.lerp_(g, 1 - alpha)  # m_t = α m_{t-1} + (1 − α) g
+                d = v.addcmul(m, m, value=-1).sqrt_()  # √(v_t − m_t²)
+            else:
+                d = v.sqrt()
+            d.add_(eps)
 
-                v = state["square_avg"]
-                v.mul_(alpha).addcmul_(g, g, value=1 - alpha)  # v_t = α v_{t-1} + (1 − α) g²
-                if group["centered"]:
-                    m = state["grad_avg"]
-                    m.lerp_(g, 1 - alpha)  # m_t = α m_{t-1} + (1 − α) g
-                    d = v.addcmul(m, m, value=-1).sqrt_()  # √(v_t − m_t²)
-                else:
-                    d = v.sqrt()
-                d.add_(eps)
-
-                if mu > 0:
-                    b = state["momentum_buffer"]
-                    b.mul_(mu).addcdiv_(g, d)  # b_t = μ b_{t-1} + g / d
-                    p.add_(b, alpha=-lr)  # θ_t = θ_{t-1} − γ b_t
-                else:
-                    p.addcdiv_(g, d, value=-lr)  # θ_t = θ_{t-1} − γ g / d
-        return loss
+            if mu > 0:
+                b = state["momentum_buffer"]
+                b.mul_(mu).addcdiv_(g, d)  # b_t = μ b_{t-1} + g / d
+                p.add_(b, alpha=-lr)  # θ_t = θ_{t-1} − γ b_t
+            else:
+                p.addcdiv_(g, d, value=-lr)  # θ_t = θ_{t-1} − γ g / d

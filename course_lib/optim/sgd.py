@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, reject_sparse
+from course_lib.optim._base import CourseOptimizer, check_lr
 
 __all__ = ["SGD"]
 
@@ -74,7 +74,7 @@ class SGD(CourseOptimizer):
 
     @staticmethod
     def _check_hyperparameters(hp: dict) -> None:
-        check_number("lr", hp["lr"], low=0)
+        check_lr(hp["lr"])
         check_number("momentum", hp["momentum"], low=0)
         check_number("dampening", hp["dampening"], low=0, high=1)
         check_number("weight_decay", hp["weight_decay"], low=0)
@@ -86,33 +86,22 @@ class SGD(CourseOptimizer):
                 f"got momentum={hp['momentum']!r} and dampening={hp['dampening']!r}"
             )
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Take one step for every parameter that has a gradient; return ``closure()``'s loss."""
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+        """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        mu, tau = group["momentum"], group["dampening"]
+        weight_decay = group["weight_decay"]
+        for p in self.params_with_grad(group):
+            g = -p.grad if group["maximize"] else p.grad
+            if weight_decay != 0:
+                g = g.add(p, alpha=weight_decay)  # g + λ θ (a new tensor: p.grad stays as is)
 
-        for group in self.param_groups:
-            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
-            weight_decay = group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                reject_sparse(p.grad, self)
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    g = g.add(p, alpha=weight_decay)  # g + λ θ (a new tensor: p.grad stays as is)
+            if mu != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = g.detach().clone()  # b_1 = g_1
+                else:
+                    buf.mul_(mu).add_(g, alpha=1 - tau)  # b_t = μ b_{t-1} + (1 − τ) g_t
+                g = g.add(buf, alpha=mu) if group["nesterov"] else buf
 
-                if mu != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = g.detach().clone()  # b_1 = g_1
-                    else:
-                        buf.mul_(mu).add_(g, alpha=1 - tau)  # b_t = μ b_{t-1} + (1 − τ) g_t
-                    g = g.add(buf, alpha=mu) if group["nesterov"] else buf
-
-                p.add_(g, alpha=-lr)  # θ_t = θ_{t-1} − γ g_t
-        return loss
+            p.add_(g, alpha=-lr)  # θ_t = θ_{t-1} − γ g_t
