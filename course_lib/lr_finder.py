@@ -34,13 +34,13 @@ from tqdm.auto import tqdm
 
 from course_lib._validation import check_bool, check_int, check_number
 from course_lib.training import (
-    _model_device,
-    _to_device,
-    _to_float,
     loader_generators,
+    model_device,
     resolve_device,
     rng_state,
     set_rng_state,
+    to_device,
+    to_float,
 )
 
 __all__ = [
@@ -321,9 +321,9 @@ def lr_find(
     check_int("skip_end", skip_end, low=0)
     check_bool("restore_rng", restore_rng)
     check_bool("progress", progress)
-    device = _model_device(model) if device is None else resolve_device(device)
+    device = model_device(model) if device is None else resolve_device(device)
 
-    current = [_to_float(g["lr"]) for g in optimizer.param_groups]
+    current = [to_float(g["lr"]) for g in optimizer.param_groups]
     top = max(current)
     ratios = [lr / top for lr in current] if top > 0 else [1.0] * len(current)
 
@@ -348,11 +348,11 @@ def lr_find(
             except StopIteration:
                 batches = iter(train_loader)
                 inputs, targets = next(batches)
-            inputs, targets = _to_device(inputs, device), _to_device(targets, device)
+            inputs, targets = to_device(inputs, device), to_device(targets, device)
             _set_lrs(optimizer, [lr * r for r in ratios])
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(inputs), targets)
-            value = _to_float(loss.detach())
+            value = to_float(loss.detach())
             if not math.isfinite(value):
                 diverged = True
                 break
