@@ -14,8 +14,10 @@ export KERAS_BACKEND := torch
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 WORKERS ?= 2
+# Every example in course_lib's docstrings (make test and make doctest).
+DOCTESTS = $(BIN)/pytest -n $(WORKERS) --doctest-modules -p no:cacheprovider course_lib
 
-.PHONY: setup lab test unit smoke book slides claims claims-ci lint format browser-deps bench bench-notebooks clean lock
+.PHONY: setup lab test unit doctest typecheck smoke book slides claims claims-ci lint format browser-deps bench bench-notebooks clean lock
 
 ## setup: create .venv with the pinned dependencies and course_lib (editable); idempotent
 setup: $(STAMP)
@@ -34,11 +36,14 @@ lab: setup
 	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=notebooks \
 	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
-## test: setup when needed, then lint, unit tests, notebook smoke runs, browser tests, nbval on committed
-## outputs (native kernels, committed seed), and every notebook's claims under other kernels and another seed
+## test: setup when needed, then lint, the type check (mypy, [tool.mypy] in pyproject.toml), every doctest
+## in course_lib, unit tests, notebook smoke runs, browser tests, nbval on committed outputs (native kernels,
+## committed seed), and every notebook's claims under other kernels and another seed
 test: setup browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(DOCTESTS)
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup tests
 	$(BIN)/pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 	$(PY) scripts/claims.py --ci -j $(WORKERS)
@@ -54,6 +59,13 @@ claims-ci: setup
 ## unit: only the fast unit tests (no notebooks, no browser)
 unit: setup
 	$(BIN)/pytest -n $(WORKERS) -m "not notebook and not browser" tests
+
+## doctest: every example in course_lib's docstrings; typecheck: mypy on course_lib (both run by make test)
+doctest: setup
+	$(DOCTESTS)
+
+typecheck: setup
+	$(BIN)/mypy
 
 ## smoke: every notebook in smoke mode (SMOKE=True), outputs into build/smoke/, with a timing table
 smoke: setup
