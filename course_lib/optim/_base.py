@@ -20,6 +20,7 @@ and sparse gradients (``RuntimeError`` at the step that meets one).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 from torch.optim import Optimizer
@@ -32,6 +33,7 @@ __all__ = [
     "lr_as_scalar",
     "new_step_tensor",
     "reject_sparse",
+    "signed_grad",
     "steps_as_tensors",
 ]
 
@@ -101,6 +103,14 @@ def reject_sparse(grad: torch.Tensor, optimizer: Optimizer) -> None:
         )
 
 
+def signed_grad(p: torch.Tensor, maximize: bool) -> torch.Tensor:
+    """The gradient g = ∇f of a parameter that has one, or −∇f when ``maximize``."""
+    grad = p.grad
+    if grad is None:
+        raise ValueError("signed_grad needs a parameter with a gradient (see params_with_grad)")
+    return -grad if maximize else grad
+
+
 def _items(params, label: str, *, in_group: bool = False) -> list:
     """``params`` as a list, refusing a set, a dict, a non-iterable or (outside a group) a tensor."""
     expected = "an iterable of tensors" if in_group else "an iterable of tensors or of group dicts"
@@ -128,6 +138,10 @@ def _items(params, label: str, *, in_group: bool = False) -> list:
     return list(params)
 
 
+def _grad_fn_name(tensor: torch.Tensor) -> str:
+    return tensor.grad_fn.name() if tensor.grad_fn is not None else "an operation"
+
+
 def _check_tensors(items: list, group_index: int) -> list[torch.Tensor]:
     """Check the entries of one group's ``params``; return the tensors (names stripped)."""
     tensors = []
@@ -142,7 +156,7 @@ def _check_tensors(items: list, group_index: int) -> list[torch.Tensor]:
             )
         if not (tensor.is_leaf or tensor.retains_grad):
             raise ValueError(
-                f"{where} is not a leaf tensor (it was computed by {tensor.grad_fn.name()}); an "
+                f"{where} is not a leaf tensor (it was computed by {_grad_fn_name(tensor)}); an "
                 "optimizer updates leaf tensors such as model.parameters() or x.detach().requires_grad_()"
             )
         if not tensor.is_floating_point():
@@ -201,8 +215,12 @@ class CourseOptimizer(Optimizer):
             self.update_group(group, lr_as_scalar(group["lr"]))
         return loss
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
-        """Update the parameters of one group with learning rate ``lr`` (γ, a number or 0-d tensor)."""
+    def update_group(self, group: dict, lr: Any) -> None:
+        """Update the parameters of one group with learning rate ``lr``.
+
+        ``lr`` is γ as :func:`lr_as_scalar` gives it: a number or a 0-d tensor, which torch's
+        in-place ops take wherever they take a number (hence ``Any``: torch's stubs say float).
+        """
         raise NotImplementedError
 
     def params_with_grad(self, group: dict) -> Iterator[torch.Tensor]:

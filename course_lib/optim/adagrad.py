@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor, signed_grad
 
 __all__ = ["Adagrad"]
 
@@ -103,7 +105,7 @@ class Adagrad(CourseOptimizer):
         value = self.defaults["initial_accumulator_value"]
         state["sum"] = torch.full_like(p, value, memory_format=torch.preserve_format)
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+    def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
         lr_decay, eps = group["lr_decay"], group["eps"]
         weight_decay = group["weight_decay"]
@@ -114,7 +116,7 @@ class Adagrad(CourseOptimizer):
             state["step"] += 1
             t = state["step"].item()
 
-            g = -p.grad if group["maximize"] else p.grad
+            g = signed_grad(p, group["maximize"])
             if weight_decay != 0:
                 g = g.add(p, alpha=weight_decay)  # g + λ θ
             eta = lr / (1 + (t - 1) * lr_decay)  # γ_t = γ / (1 + (t − 1) δ)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from course_lib._validation import check_bool, check_number, check_pair
-from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor, signed_grad
 
 __all__ = ["Adam"]
 
@@ -108,7 +110,7 @@ class Adam(CourseOptimizer):
         check_bool("maximize", hp["maximize"])
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+    def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
         (beta1, beta2), eps = group["betas"], group["eps"]
         weight_decay = group["weight_decay"]
@@ -122,7 +124,7 @@ class Adam(CourseOptimizer):
                 state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["step"] += 1
 
-            g = -p.grad if group["maximize"] else p.grad
+            g = signed_grad(p, group["maximize"])
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ

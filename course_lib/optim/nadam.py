@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor, signed_grad
 from course_lib.optim.adam import check_betas
 
 __all__ = ["NAdam"]
@@ -90,7 +92,7 @@ class NAdam(CourseOptimizer):
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
         check_bool("maximize", hp["maximize"])
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+    def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
         (beta1, beta2), eps = group["betas"], group["eps"]
         weight_decay, psi = group["weight_decay"], group["momentum_decay"]
@@ -105,7 +107,7 @@ class NAdam(CourseOptimizer):
             t = state["step"].item()
             bias_correction2 = 1 - beta2**t
 
-            g = -p.grad if group["maximize"] else p.grad
+            g = signed_grad(p, group["maximize"])
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * weight_decay)  # θ ← (1 − γλ) θ

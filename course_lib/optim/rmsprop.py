@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor
+from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor, signed_grad
 
 __all__ = ["RMSprop"]
 
@@ -89,7 +91,7 @@ class RMSprop(CourseOptimizer):
         check_bool("centered", hp["centered"])
         check_bool("maximize", hp["maximize"])
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+    def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
         alpha, eps, mu = group["alpha"], group["eps"], group["momentum"]
         weight_decay = group["weight_decay"]
@@ -105,7 +107,7 @@ class RMSprop(CourseOptimizer):
                 state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["step"] += 1
 
-            g = -p.grad if group["maximize"] else p.grad
+            g = signed_grad(p, group["maximize"])
             if weight_decay != 0:
                 g = g.add(p, alpha=weight_decay)  # g + λ θ
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from course_lib._validation import check_bool, check_number
-from course_lib.optim._base import CourseOptimizer, check_lr
+from course_lib.optim._base import CourseOptimizer, check_lr, signed_grad
 
 __all__ = ["SGD"]
 
@@ -86,12 +88,12 @@ class SGD(CourseOptimizer):
                 f"got momentum={hp['momentum']!r} and dampening={hp['dampening']!r}"
             )
 
-    def update_group(self, group: dict, lr: float | torch.Tensor) -> None:
+    def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
         mu, tau = group["momentum"], group["dampening"]
         weight_decay = group["weight_decay"]
         for p in self.params_with_grad(group):
-            g = -p.grad if group["maximize"] else p.grad
+            g = signed_grad(p, group["maximize"])
             if weight_decay != 0:
                 g = g.add(p, alpha=weight_decay)  # g + λ θ (a new tensor: p.grad stays as is)
 
