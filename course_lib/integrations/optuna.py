@@ -1,0 +1,278 @@
+r"""Tuning with Optuna: one MNIST-1D training run per trial, pruned epoch by epoch (notebook A2).
+
+This module imports Lightning and Optuna; ``import course_lib.integrations`` does not (it loads this
+module on first access to one of its names).
+
+:class:`MNIST1DObjective` is an objective ``trial -> validation accuracy`` that tunes the learning rate
+:math:`\gamma` (log scale), the schedule (constant / cosine / one-cycle) and the weight decay
+:math:`\lambda` (log scale) of an MLP on MNIST-1D, reports every epoch for pruning
+(:class:`OptunaPruning`), and never looks at the test set. :func:`train_mnist1d` trains one
+configuration (used by the objective and to re-train the best one on several seeds).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import lightning.pytorch as pl
+import numpy as np
+import optuna
+import torch
+
+from course_lib import models, param_groups
+from course_lib import optim as course_optim
+from course_lib._validation import check_choice, check_int, check_number
+from course_lib.integrations.common import make_scheduler, tensor_loader
+from course_lib.integrations.lightning import CourseLitModule, LRRecorder, quiet_trainer
+
+__all__ = [
+    "MNIST1D_OPTIMIZERS",
+    "MNIST1D_SCHEDULES",
+    "MNIST1DObjective",
+    "OptunaPruning",
+    "TrainResult",
+    "train_mnist1d",
+]
+
+#: The optimizers :func:`train_mnist1d` knows (the rate and the decay are tuned, the rest is fixed).
+MNIST1D_OPTIMIZERS = ("adamw", "sgd")
+#: The schedules :func:`train_mnist1d` knows (each stepped after every batch).
+MNIST1D_SCHEDULES = ("constant", "cosine", "onecycle", "warmup_cosine")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_mnist1d` returns: final metrics, per-epoch history, per-step learning rates.
+
+    ``lrs[t, i]`` is the learning rate of group ``i`` at optimizer step ``t`` (from :class:`LRRecorder`).
+    """
+
+    val_acc: float
+    val_loss: float
+    test_acc: float | None
+    history: dict = field(repr=False)
+    lrs: np.ndarray = field(repr=False)
+    pruned_at: int | None = None
+
+
+class OptunaPruning(pl.Callback):
+    """Reports a validation metric to an Optuna trial after every epoch; stops a pruned run.
+
+    After ``trainer.fit`` check ``pruned_at`` (``None`` or the epoch) and raise
+    ``optuna.TrialPruned`` from the objective (raising inside Lightning's loop is avoided).
+
+    Args:
+        trial: the ``optuna.Trial``.
+        monitor: a key of ``pl_module.history`` (``"val_acc"`` or ``"val_loss"``).
+    """
+
+    def __init__(self, trial, monitor: str = "val_acc"):
+        super().__init__()
+        self.trial = trial
+        self.monitor = monitor
+        self.pruned_at: int | None = None
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        values = pl_module.history.get(self.monitor) or []
+        if not values:
+            return
+        epoch = len(values) - 1
+        self.trial.report(float(values[-1]), step=epoch)
+        if self.trial.should_prune():
+            self.pruned_at = epoch
+            trainer.should_stop = True
+
+
+def train_mnist1d(
+    lr: float,
+    schedule: str,
+    weight_decay: float,
+    *,
+    split,
+    val: tuple,
+    epochs: int,
+    seed: int = 0,
+    optimizer: str = "adamw",
+    batch_size: int = 100,
+    hidden_sizes: Sequence[int] = (100, 100),
+    callbacks: Sequence[pl.Callback] = (),
+    evaluate_test: bool = False,
+) -> TrainResult:
+    r"""Train the course's MLP on MNIST-1D with Lightning: no-decay groups and a per-step schedule.
+
+    Model ``course_lib.models.MLP(hidden_sizes, seed=seed)``; groups
+    ``course_lib.param_groups.no_decay_groups(model, \lambda)`` (weights decay by :math:`\lambda`,
+    biases do not); optimizer ``course_lib.optim.AdamW(lr=\gamma)`` (the course's MLP recipe in
+    ``course_lib.models.RECIPES["mlp"]``) or ``SGD(lr=\gamma, momentum=0.9)``; the schedule
+    ``make_scheduler(schedule)`` stepped after every batch (``interval="step"``).
+    Seeded: weights and batch order depend only on ``seed``. Nothing is written to disk.
+
+    Args:
+        lr: :math:`\gamma > 0` (the peak for one-cycle, the start for cosine).
+        schedule: one of :data:`MNIST1D_SCHEDULES`.
+        weight_decay: :math:`\lambda \ge 0`.
+        split: a ``course_lib.data.Split`` (its training part is trained on).
+        val: ``(x_val, y_val)``, validated after every epoch.
+        epochs: number of epochs (>= 1).
+        seed: seed of the weights and of the batch order.
+        optimizer: one of :data:`MNIST1D_OPTIMIZERS`.
+        batch_size: training batch size.
+        hidden_sizes: the MLP's hidden layers.
+        callbacks: extra Lightning callbacks (e.g. :class:`OptunaPruning`).
+        evaluate_test: also compute the test accuracy (for the final report only, never for tuning).
+
+    Returns:
+        :class:`TrainResult` with the last epoch's ``val_acc`` and ``val_loss``.
+    """
+    _check_run(lr, schedule, weight_decay, epochs, seed, optimizer, batch_size)
+    model = models.MLP(split.num_features, split.num_classes, hidden_sizes, seed=seed)
+    module = _lit_module(model, lr, schedule, weight_decay, optimizer)
+    recorder = LRRecorder()
+    train = tensor_loader(split.x_train, split.y_train, batch_size, seed)
+    with tempfile.TemporaryDirectory() as root:
+        trainer = quiet_trainer(root, epochs, callbacks=[recorder, *callbacks])
+        trainer.fit(module, train, tensor_loader(val[0], val[1]))
+    test_acc = _accuracy(model, split.x_test, split.y_test) if evaluate_test else None
+    pruned_at = next((c.pruned_at for c in callbacks if hasattr(c, "pruned_at")), None)
+    history = {k: list(v) for k, v in module.history.items()}
+    val_acc = history["val_acc"][-1] if history["val_acc"] else math.nan
+    val_loss = history["val_loss"][-1] if history["val_loss"] else math.nan
+    return TrainResult(val_acc, val_loss, test_acc, history, recorder.values, pruned_at)
+
+
+def _check_run(lr, schedule, weight_decay, epochs, seed, optimizer, batch_size) -> None:
+    check_number("lr", lr, low=0.0, low_inclusive=False)
+    check_choice("schedule", schedule, MNIST1D_SCHEDULES)
+    check_number("weight_decay", weight_decay, low=0.0)
+    check_int("epochs", epochs, low=1)
+    check_int("seed", seed, low=0)
+    check_choice("optimizer", optimizer, MNIST1D_OPTIMIZERS)
+    check_int("batch_size", batch_size, low=1)
+
+
+def _lit_module(model, lr: float, schedule: str, weight_decay: float, optimizer: str):
+    """The module of :func:`train_mnist1d`: no-decay groups, AdamW (or SGD + momentum), a schedule."""
+    optimizer_class: type[torch.optim.Optimizer]
+    if optimizer == "adamw":
+        optimizer_class, kwargs = course_optim.AdamW, {"lr": lr}
+    else:
+        optimizer_class, kwargs = course_optim.SGD, {"lr": lr, "momentum": 0.9}
+    return CourseLitModule(
+        model,
+        optimizer_class=optimizer_class,
+        optimizer_kwargs=kwargs,
+        make_groups=functools.partial(param_groups.no_decay_groups, weight_decay=weight_decay),
+        make_scheduler=make_scheduler(schedule),
+        interval="step",
+    )
+
+
+def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` in one batch, in eval mode, without gradients."""
+    model.eval()
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).double().mean().item()
+
+
+@dataclass(frozen=True)
+class MNIST1DObjective:
+    r"""Optuna objective: validation accuracy of the course's MLP on MNIST-1D for a trial's choices.
+
+    The search space (each trial draws one point):
+
+    .. math:: \gamma \sim \mathrm{LogUniform}[\gamma_{lo}, \gamma_{hi}], \quad
+              \text{schedule} \in \{\text{constant}, \text{cosine}, \text{onecycle}\}, \quad
+              \lambda \sim \mathrm{LogUniform}[\lambda_{lo}, \lambda_{hi}]
+
+    Each trial runs :func:`train_mnist1d` and returns the validation accuracy after the last epoch.
+    The accuracy after every epoch is reported to the trial, so a pruner may stop a poor trial early
+    (``optuna.TrialPruned`` is raised). The test set is never used. A run whose loss became NaN
+    counts as accuracy 0 (a bad result, not an error).
+
+    Args:
+        split: the training data (a ``Split``; only its training part is used).
+        val: ``(x_val, y_val)``, e.g. from ``course_lib.compare.holdout``.
+        epochs: epochs per trial.
+        seed: the seed of every trial (same weights and batch order: trials differ only by
+            their hyperparameters).
+        optimizer: ``"adamw"`` (default, the course's MLP recipe) or ``"sgd"``.
+        lr_range, weight_decay_range: the log-uniform ranges.
+        schedules: the schedule choices.
+        batch_size: training batch size.
+
+    Example:
+        >>> import optuna
+        >>> from course_lib import data, compare
+        >>> fit_split, val = compare.holdout(data.subset(data.mnist1d(), 200), 0.25)
+        >>> objective = MNIST1DObjective(fit_split, val, epochs=1)
+        >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+        >>> study = optuna.create_study(direction="maximize",
+        ...                             sampler=optuna.samplers.TPESampler(seed=0))
+        >>> study.optimize(objective, n_trials=1)
+        >>> sorted(study.best_params)
+        ['lr', 'schedule', 'weight_decay']
+    """
+
+    split: object = field(repr=False)
+    val: tuple = field(repr=False)
+    epochs: int = 8
+    seed: int = 0
+    optimizer: str = "adamw"
+    lr_range: tuple[float, float] = (1e-4, 1e-1)
+    weight_decay_range: tuple[float, float] = (1e-5, 1e-1)
+    schedules: tuple[str, ...] = ("constant", "cosine", "onecycle")
+    batch_size: int = 100
+
+    def __post_init__(self):
+        check_int("epochs", self.epochs, low=1)
+        check_int("seed", self.seed, low=0)
+        check_choice("optimizer", self.optimizer, MNIST1D_OPTIMIZERS)
+        check_int("batch_size", self.batch_size, low=1)
+        for name in ("lr_range", "weight_decay_range"):
+            object.__setattr__(self, name, _positive_range(name, getattr(self, name)))
+        if isinstance(self.schedules, str) or not self.schedules:
+            raise ValueError(
+                f"schedules must be a non-empty sequence of names, got {self.schedules!r}"
+            )
+        for s in self.schedules:
+            check_choice("schedules", s, MNIST1D_SCHEDULES)
+        object.__setattr__(self, "schedules", tuple(self.schedules))
+
+    def __call__(self, trial) -> float:
+        lr = trial.suggest_float("lr", *self.lr_range, log=True)
+        schedule = trial.suggest_categorical("schedule", list(self.schedules))
+        weight_decay = trial.suggest_float("weight_decay", *self.weight_decay_range, log=True)
+        pruning = OptunaPruning(trial, monitor="val_acc")
+        result = train_mnist1d(
+            lr,
+            schedule,
+            weight_decay,
+            split=self.split,
+            val=self.val,
+            epochs=self.epochs,
+            seed=self.seed,
+            optimizer=self.optimizer,
+            batch_size=self.batch_size,
+            callbacks=[pruning],
+        )
+        if result.pruned_at is not None:
+            raise optuna.TrialPruned(f"pruned after epoch {result.pruned_at}")
+        if not math.isfinite(result.val_loss):
+            return 0.0
+        return result.val_acc
+
+
+def _positive_range(name: str, value) -> tuple[float, float]:
+    """``value`` as a pair ``(low, high)`` with ``0 < low < high``, or the error naming ``name``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high), got {value!r}")
+    lo, hi = value
+    check_number(f"{name}[0]", lo, low=0.0, low_inclusive=False)
+    check_number(f"{name}[1]", hi, low=lo, low_inclusive=False)
+    return (lo, hi)
