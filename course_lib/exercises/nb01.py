@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 from course_lib.landscapes import gd_optimal
 
 __all__ = [
@@ -35,9 +34,7 @@ def check_divergence_threshold(answer, L: float = 4.0) -> bool:
     Along the eigendirection with eigenvalue :math:`L` the error is multiplied by :math:`1 - \\gamma L` per
     step, so GD converges iff :math:`|1 - \\gamma L| < 1`, i.e. :math:`\\gamma < 2/L`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = 2.0 / L
@@ -65,9 +62,7 @@ def check_optimal_step(answer, L: float = 2.0, condition_number: float = 4.0) ->
     The rate :math:`\\max(|1-\\gamma L|, |1-\\gamma\\ell|)` is smallest where the two factors have equal size:
     :math:`\\gamma L - 1 = 1 - \\gamma\\ell`, so :math:`\\gamma^* = 2/(L + \\ell)`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected, rate = gd_optimal(L, condition_number)
@@ -102,9 +97,7 @@ def check_steps_ratio(answer, kappa_small: float = 10.0, kappa_large: float = 10
     :math:`\\log\\rho_{small} / \\log\\rho_{large}`, close to :math:`\\kappa_{large}/\\kappa_{small}`.
     Answers within 20% of the exact ratio count.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     _, r_small = gd_optimal(1.0, kappa_small)
@@ -132,9 +125,7 @@ def check_batch_size_for_quarter_variance(answer, batch_size: int = 32) -> bool:
     (:math:`\\mathbb{E}\\|g_B - g\\|^2 = \\operatorname{tr}\\Sigma / B`), so a quarter needs four times
     the batch.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = 4 * batch_size

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 from course_lib.landscapes import gd_optimal, momentum_optimal
 
 __all__ = [
@@ -29,9 +28,7 @@ def check_optimal_momentum(answer, condition_number: float = 100.0) -> bool:
 
     :math:`\\mu^* = ((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1))^2`; answers within 0.002 count.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     _, expected, rate = momentum_optimal(1.0, condition_number)
@@ -58,9 +55,7 @@ def check_optimal_lr(answer, L: float = 1.0, condition_number: float = 100.0) ->
 
     :math:`\\ell = L/\\kappa` is the smallest curvature (``docs/notation.md``). Answers within 0.5% count.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected, momentum, _ = momentum_optimal(L, condition_number)
@@ -89,9 +84,7 @@ def check_terminal_step(
     With :math:`b_t = \\mu b_{t-1} + (1-\\tau) g` the buffer tends to :math:`(1-\\tau) g / (1-\\mu)`,
     so the step :math:`\\gamma b_t` tends to :math:`\\gamma (1-\\tau) g / (1-\\mu)`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = lr * (1.0 - dampening) * grad / (1.0 - momentum)
@@ -143,9 +136,7 @@ def check_speedup(answer, condition_number: float = 100.0) -> bool:
     the heavy ball's error falls like :math:`t\\rho^t`; that answer gets its own hint, computed with the
     notebook's loop.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     lr_gd, rho_gd = gd_optimal(1.0, condition_number)

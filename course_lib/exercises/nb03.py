@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 
 __all__ = ["check_adagrad_rate", "check_rotation_invariant", "check_uncorrected_first_step"]
 
@@ -16,9 +16,7 @@ def check_uncorrected_first_step(answer) -> bool:
     The reference: m_1 = (1-β1) g and v_1 = (1-β2) g², so m_1/√v_1 = (1-β1)/√(1-β2) = 0.1/√0.001
     ≈ 3.162 (up to the sign of g and ε).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = 0.1 / math.sqrt(0.001)
@@ -42,9 +40,7 @@ def check_adagrad_rate(answer) -> bool:
 
     The reference: G_100 = 100·2² = 400, so γ/√G = 0.1/20 = 0.005.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     if math.isclose(value, 0.005, rel_tol=0.01):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 
 __all__ = [
     "check_adam_l2_ratio",
@@ -20,9 +19,7 @@ def check_l2_weight_decay(answer) -> bool:
 
     The reference: the penalty's gradient is 2·1e-3·θ, so weight_decay = 2e-3.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     if math.isclose(value, 2e-3, rel_tol=1e-6):
@@ -42,9 +39,7 @@ def check_adamw_shrink(answer) -> bool:
 
     The reference: θ ← (1 - γλ)θ with γλ = 1e-5, so 0.99999.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     if math.isclose(value, 1 - 1e-5, rel_tol=0, abs_tol=1e-9):
@@ -67,9 +62,7 @@ def check_adam_l2_ratio(answer) -> bool:
 
     The reference: the decay γλθ/(√v̂ + ε) is divided by √v̂, so b decays 10 / 0.01 = 1000 times faster.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     if math.isclose(value, 1000.0, rel_tol=0.01):
@@ -96,9 +89,7 @@ def check_dropout_scale(answer) -> bool:
 
     The reference: 1 / (1 - p) = 1.25, so the expected activation is unchanged.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     if math.isclose(value, 1.25, rel_tol=1e-6):

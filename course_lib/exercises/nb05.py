@@ -18,7 +18,7 @@ import numpy as np
 
 from course_lib import schedules as S
 from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 
 __all__ = [
     "check_cosine_t_max",
@@ -34,9 +34,7 @@ def check_onecycle_peak_step(answer, total_steps: int = 200, pct_start: float = 
     The warm-up phase of torch's one-cycle ends at :math:`e_1 = \\text{pct\\_start}\\cdot T - 1`
     (steps count from 0, so the phase spans :math:`\\text{pct\\_start}\\cdot T` values).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     curve = S.one_cycle(1.0, total_steps, pct_start).curve(total_steps)
@@ -70,9 +68,7 @@ def check_cosine_t_max(
     Stepped per batch, ``T_max`` counts optimizer steps, the run's :math:`T`:
     :math:`T = \\text{epochs}\\cdot\\lceil N / B \\rceil` (:math:`N` examples, batches of :math:`B`).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     per_epoch = math.ceil(n_train / batch_size)
@@ -106,9 +102,7 @@ def check_warmup_lr(
     (``lr``) gives :math:`\\gamma_t = \\gamma\\,(f_s + (1 - f_s)\\min(t, T_w)/T_w)` with
     :math:`f_s` = ``start_factor`` and :math:`T_w` = ``total_iters`` (notation: ``docs/notation.md``).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = S.Scaled(S.Linear(start_factor, 1.0, total_iters), lr)(step)

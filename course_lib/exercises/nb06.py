@@ -15,9 +15,8 @@ import math
 import torch
 from torch import nn
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
-from course_lib.exercises._answers import numbers as _numbers
+from course_lib.exercises._answers import read_number as _read_number
+from course_lib.exercises._answers import read_numbers as _read_numbers
 from course_lib.param_groups import discriminative_lrs, no_decay_groups
 
 __all__ = [
@@ -58,9 +57,7 @@ def check_layerwise_lrs(answer, lr: float = 1e-2, decay: float = 0.5, num_blocks
     The head gets the rate :math:`\\gamma` (``lr``), each block below it :math:`\\xi` (``decay``) times
     the one above: :math:`\\gamma_i = \\gamma\\,\\xi^{\\,n-1-i}` for :math:`i = 0 \\dots n-1` (input first).
     """
-    if _missing(answer):
-        return False
-    values = _numbers(answer)
+    values = _read_numbers(answer)
     if values is None:
         return False
     expected = discriminative_lrs(num_blocks, lr, decay)
@@ -90,9 +87,7 @@ def check_no_decay_count(answer) -> bool:
     Biases, every 1-D tensor and every parameter of a normalisation layer
     (``course_lib.param_groups.is_no_decay``).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     model = exercise_model()
@@ -124,9 +119,7 @@ def check_group_lr_after_cosine(answer, lrs=(0.1, 0.01), T_max: int = 10, steps:
     :math:`\\gamma_i(t) = \\gamma_{\\min} + (\\gamma_{i,0} - \\gamma_{\\min})(1 + \\cos(\\pi t/T_{\\max}))/2`
     (``eta_min`` is torch's name for :math:`\\gamma_{\\min}`).
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     params = [torch.zeros(1, requires_grad=True) for _ in lrs]
@@ -157,9 +150,7 @@ def check_state_dict_params(answer, weight_decay: float = 1e-4) -> bool:
     ``state_dict`` replaces tensors by integers that count through ALL groups in order, so group 1's
     indices start after group 0's.
     """
-    if _missing(answer):
-        return False
-    values = _numbers(answer)
+    values = _read_numbers(answer)
     if values is None:
         return False
     opt = torch.optim.AdamW(no_decay_groups(exercise_model(), weight_decay), lr=1e-3)

@@ -14,8 +14,7 @@ import math
 
 import torch
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 from course_lib.transfer import BLOCKS, build_strategy
 
 __all__ = [
@@ -57,9 +56,7 @@ def check_feature_extraction_parameters(answer) -> bool:
     Only the head :math:`W` (``model.classifier``: a linear layer on the flattened feature map,
     weight and bias) has ``requires_grad=True``; the backbone :math:`\\theta` is frozen.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     strategy = build_strategy("feature_extraction", seed=0)
@@ -92,9 +89,7 @@ def check_gradual_trainable(answer, epoch: int = 2) -> bool:
     Gradual unfreezing trains the head alone in epoch 0, then releases one more block per epoch from
     the top: block3 in epoch 1, block2 in epoch 2, block1 in epoch 3.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     strategy = _strategy_at("gradual", epoch)
@@ -126,9 +121,7 @@ def check_backbone_start_lr(answer, head_lr: float = 1e-2, factor: float = 0.1) 
     One-cycle starts every group at its own peak divided by ``div_factor`` (25 by default):
     :math:`\\gamma_{b}(0) = \\gamma_b / 25` with :math:`\\gamma_b = 0.1\\,\\gamma_h`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     params = [torch.zeros(1, requires_grad=True) for _ in range(2)]

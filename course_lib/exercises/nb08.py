@@ -14,8 +14,7 @@ import math
 
 import torch
 
-from course_lib.exercises._answers import missing as _missing
-from course_lib.exercises._answers import number as _number
+from course_lib.exercises._answers import read_number as _read_number
 from course_lib.lr_finder import sweep_lrs
 from course_lib.optim import SGD
 from course_lib.schedulers import OneCycleLR
@@ -31,9 +30,7 @@ def check_sweep_lr(
     :math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` (:math:`\\gamma` the learning rate, as in
     ``docs/notation.md``): halfway through, the geometric mean :math:`\\sqrt{\\gamma_0 \\gamma_1}`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     expected = sweep_lrs(start_lr, end_lr, num_iter)[t]
@@ -56,9 +53,7 @@ def check_smoothed_loss(answer, losses=(2.0, 1.0), beta: float = 0.98) -> bool:
     :math:`a_t = \\beta a_{t-1} + (1-\\beta) f_t` (:math:`f_t` the batch loss) from :math:`a_{-1} = 0`,
     then :math:`\\tilde f_t = a_t / (1 - \\beta^{t+1})`.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     avg = 0.0
@@ -86,9 +81,7 @@ def check_onecycle_momentum(answer, max_lr: float = 0.1, total_steps: int = 100)
     ``OneCycleLR`` (``cycle_momentum=True``) moves momentum opposite to the rate: ``max_momentum``
     (0.95) when the rate is lowest, ``base_momentum`` (0.85) at the rate's peak.
     """
-    if _missing(answer):
-        return False
-    value = _number(answer)
+    value = _read_number(answer)
     if value is None:
         return False
     opt = SGD([torch.zeros(1, requires_grad=True)], lr=max_lr, momentum=0.9)

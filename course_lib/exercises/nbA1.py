@@ -8,11 +8,12 @@ each boundary, and Keras's ``ReduceLROnPlateau`` reduces when ``wait >= patience
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import read_integer as _read_integer
+from course_lib.exercises._answers import read_real as _read_real
 
 __all__ = [
     "check_adam_first_step_eps",
@@ -24,13 +25,6 @@ __all__ = [
 ]
 
 
-def _as_number(answer) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        print(f"Answer with a number, got {answer!r}.")
-        return None
-    return float(answer)
-
-
 def check_adam_first_step_eps(answer, epsilon: float = 1e-7, beta2: float = 0.999) -> bool:
     """Exercise 1: torch's ``eps`` that reproduces the first step of Keras's Adam(epsilon).
 
@@ -39,9 +33,7 @@ def check_adam_first_step_eps(answer, epsilon: float = 1e-7, beta2: float = 0.99
     terms :math:`\\varepsilon_t = \\hat\\varepsilon / \\sqrt{1 - \\beta_2^t}`; at :math:`t = 1` that is
     ``1e-7 / sqrt(0.001)``, about 3.16e-6.
     """
-    if _missing(answer):
-        return False
-    value = _as_number(answer)
+    value = _read_real(answer)
     if value is None:
         return False
     expected = epsilon / math.sqrt(1 - beta2)
@@ -120,10 +112,7 @@ def check_piecewise_milestones(answer, boundaries=(300, 600)) -> bool:
 
 def check_plateau_patience(answer, keras_patience: int = 5) -> bool:
     """Exercise 3: torch's patience equal to Keras's ReduceLROnPlateau(patience)."""
-    if _missing(answer):
-        return False
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        print(f"Answer with an integer, got {answer!r}.")
+    if _read_integer(answer) is None:
         return False
     expected = keras_patience - 1
     if answer == expected:
@@ -144,9 +133,7 @@ def check_plateau_patience(answer, keras_patience: int = 5) -> bool:
 
 def check_adam_gradient_scale(answer) -> bool:
     """Exercise 4: with Adam, scaling a gradient by c leaves the update (almost) unchanged: factor 1."""
-    if _missing(answer):
-        return False
-    value = _as_number(answer)
+    value = _read_real(answer)
     if value is None:
         return False
     if abs(value - 1.0) <= 0.05:

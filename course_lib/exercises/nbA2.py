@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
 from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import read_integer as _read_integer
+from course_lib.exercises._answers import read_real as _read_real
 
 __all__ = [
     "check_log_uniform_fraction",
@@ -36,10 +37,7 @@ def check_scheduler_steps(
     answer, batches_per_epoch: int = 25, epochs: int = 4, accumulate: int = 4
 ):
     """Exercise 1: scheduler steps with gradient accumulation (``estimated_stepping_batches``)."""
-    if _missing(answer):
-        return False
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        print(f"Answer with an integer, got {answer!r}.")
+    if _read_integer(answer) is None:
         return False
     expected = scheduler_steps(batches_per_epoch, epochs, accumulate)
     if answer == expected:
@@ -60,13 +58,10 @@ def check_scheduler_steps(
 
 def check_log_uniform_fraction(answer, low: float = 1e-4, high: float = 1e-1, below: float = 1e-2):
     """Exercise 2: share of log-uniform draws in [low, high] that fall below ``below``."""
-    if _missing(answer):
-        return False
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        print(f"Answer with a number between 0 and 1, got {answer!r}.")
+    value = _read_real(answer, "a number between 0 and 1")
+    if value is None:
         return False
     expected = (math.log(below) - math.log(low)) / (math.log(high) - math.log(low))
-    value = float(answer)
     if abs(value - expected) < 0.01:
         print(
             f"Correct: {expected:.3f}. On a log scale each decade gets the same share: "
