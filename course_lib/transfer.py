@@ -19,11 +19,13 @@ gradual             ULMFiT's gradual unfreezing with differential rates: the hea
 gradual_slow        as gradual, one more block every ``max(1, epochs // 4)`` epochs
 ==================  ===================================================================================
 
-Everything else is identical across strategies, so the comparison isolates the strategy: the
-training loop :func:`course_lib.pretrain.train_classifier` (the loop that pretrained the backbone)
-with AdamW without weight decay, the one-cycle schedule stepped per batch (each group's own peak
-rate), batch size, epochs, circular-shift augmentation, and the same seed for the head, the batch
-order and the labelled subset. ``benchmarks/bench_transfer.py`` runs the longer comparison.
+Everything else is identical across strategies, so the comparison isolates the strategy:
+:class:`course_lib.optim.AdamW` without weight decay over the strategy's groups
+(:meth:`Strategy.optimizer`), :class:`course_lib.schedulers.OneCycleLR` stepped per batch with each
+group peaking at its own rate (:meth:`Strategy.scheduler`), one
+:func:`course_lib.training.train_step` per batch, batch size, epochs, circular-shift augmentation,
+and the same seed for the head, the batch order and the labelled subset.
+``benchmarks/bench_transfer.py`` runs the longer comparison.
 
     >>> m = run_strategy("feature_extraction", seed=0, epochs=2)
     >>> sorted(m)
@@ -35,6 +37,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -44,8 +47,11 @@ from course_lib._validation import check_bool, check_choice, check_int, check_nu
 from course_lib.compare import Comparison, Table, holdout, run_grid, tune_and_compare
 from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, transfer_target
 from course_lib.models import CNN, backbone_info, load_backbone
+from course_lib.optim import AdamW
 from course_lib.param_groups import GradualUnfreezer, Rule, freeze, split
-from course_lib.pretrain import evaluate, train_classifier
+from course_lib.pretrain import random_roll
+from course_lib.schedulers import OneCycleLR
+from course_lib.training import correct, evaluate, train_step
 
 __all__ = [
     "BLOCKS",
@@ -117,7 +123,7 @@ class Strategy:
     unfreezer: GradualUnfreezer | None = None
 
     def on_epoch_start(self, epoch: int) -> None:
-        """Hook for ``train_classifier``: apply the unfreezing state of ``epoch`` (if any)."""
+        """Hook called before each epoch: apply the unfreezing state of ``epoch`` (if any)."""
         if self.unfreezer is not None:
             self.unfreezer.step(epoch)
 
@@ -125,11 +131,66 @@ class Strategy:
         """Number of scalar parameters that currently have ``requires_grad=True``."""
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
+    def optimizer(self) -> AdamW:
+        """:class:`course_lib.optim.AdamW` over copies of :attr:`groups`, without weight decay.
+
+        The groups are copied, so a scheduler changing the optimizer's rates leaves the peak rates
+        in :attr:`groups` as they are.
+
+        Example:
+            >>> opt = build_strategy("differential").optimizer()
+            >>> [(g["name"], g["lr"], g["weight_decay"]) for g in opt.param_groups]
+            [('backbone', 0.001, 0.0), ('head', 0.01, 0.0)]
+        """
+        peak = max(g["lr"] for g in self.groups)
+        return AdamW([dict(g) for g in self.groups], lr=peak, weight_decay=0.0)
+
+    def scheduler(self, optimizer: AdamW, total_steps: int) -> OneCycleLR:
+        """:class:`course_lib.schedulers.OneCycleLR` over ``total_steps`` batches, with its defaults.
+
+        Group :math:`g` peaks at its own rate :math:`\\gamma_g` (its ``lr`` in :attr:`groups`), so
+        the ratio between the groups' rates holds at every step; ``beta1`` cycles from 0.95 down to
+        0.85 and back.
+
+        Example:
+            >>> s = build_strategy("differential")
+            >>> sched = s.scheduler(s.optimizer(), total_steps=100)
+            >>> sched.max_lrs
+            [0.001, 0.01]
+        """
+        return OneCycleLR(optimizer, max_lr=[g["lr"] for g in self.groups], total_steps=total_steps)
+
 
 def _model(seed: int, pretrained: bool, path) -> CNN:
     info = backbone_info(path)
     model = CNN(seed=seed, **info["model"])  # same head initialisation with or without transfer
     return load_backbone(model, path) if pretrained else model
+
+
+def _groups(name: str, model: CNN, lr: float, backbone_lr: float) -> list[dict]:
+    """The parameter groups of strategy ``name``; freezes the backbone where the strategy does."""
+    if name in ("scratch", "uniform", "uniform_low"):
+        rate = backbone_lr if name == "uniform_low" else lr
+        return [{"params": list(model.parameters()), "name": "all", "lr": rate}]
+    if name == "feature_extraction":
+        freeze(model, "features")
+        return split(model, [Rule(prefix="classifier", name="head", lr=lr)])
+    gradual = name in ("gradual", "gradual_slow")
+    if gradual:
+        freeze(model, "features")
+    rules = [
+        Rule(prefix="features", name="backbone", lr=backbone_lr),
+        Rule(prefix="classifier", name="head", lr=lr),
+    ]
+    return split(model, rules, include_frozen=gradual)
+
+
+def _unfreezer(name: str, model: CNN, epochs: int) -> GradualUnfreezer | None:
+    """Gradual strategies: one more block every epoch (``gradual``) or every ``epochs // 4``."""
+    if name not in ("gradual", "gradual_slow"):
+        return None
+    every = 1 if name == "gradual" else max(1, epochs // len(BLOCKS))
+    return GradualUnfreezer(model, BLOCKS, every=every)
 
 
 def build_strategy(
@@ -151,9 +212,6 @@ def build_strategy(
         epochs: the training length (only ``gradual_slow`` uses it, for its unfreezing period).
         path: the backbone ``.pt`` (default: the shipped one).
 
-    Returns:
-        A :class:`Strategy`.
-
     Example:
         >>> s = build_strategy("differential", seed=0, lr=1e-2)
         >>> [(g["name"], g["lr"]) for g in s.groups]
@@ -166,28 +224,9 @@ def build_strategy(
         backbone_lr = lr * DEFAULTS["backbone_lr_factor"]
     check_number("backbone_lr", backbone_lr, low=0.0, low_inclusive=False)
     check_int("epochs", epochs, low=1)
-    lr, backbone_lr = float(lr), float(backbone_lr)
     model = _model(seed, pretrained=name != "scratch", path=path)
-    unfreezer = None
-    if name in ("scratch", "uniform", "uniform_low"):
-        rate = backbone_lr if name == "uniform_low" else lr
-        groups = [{"params": list(model.parameters()), "name": "all", "lr": rate}]
-    elif name == "feature_extraction":
-        freeze(model, "features")
-        groups = split(model, [Rule(prefix="classifier", name="head", lr=lr)])
-    else:
-        gradual = name in ("gradual", "gradual_slow")
-        if gradual:
-            freeze(model, "features")
-        rules = [
-            Rule(prefix="features", name="backbone", lr=backbone_lr),
-            Rule(prefix="classifier", name="head", lr=lr),
-        ]
-        groups = split(model, rules, include_frozen=gradual)
-        if gradual:
-            every = 1 if name == "gradual" else max(1, epochs // len(BLOCKS))
-            unfreezer = GradualUnfreezer(model, BLOCKS, every=every)
-    return Strategy(name, model, groups, unfreezer)
+    groups = _groups(name, model, float(lr), float(backbone_lr))
+    return Strategy(name, model, groups, _unfreezer(name, model, epochs))
 
 
 @dataclass(frozen=True)
@@ -211,17 +250,74 @@ class FineTuneResult:
     diverged_epoch: int | None = None
     test_acc_per_epoch: list[float] = field(default_factory=list)
 
+    @classmethod
+    def from_run(
+        cls, losses: list[float], test_acc: float, cpu_s: float, per_epoch: Sequence[float] = ()
+    ) -> FineTuneResult:
+        """Collect a run: the mean loss of each epoch, the final accuracy, the tracked ones."""
+        bad = [e for e, v in enumerate(losses) if not math.isfinite(v)]
+        return cls(
+            test_acc=test_acc,
+            train_loss=losses,
+            cpu_s=cpu_s,
+            diverged=bool(bad),
+            diverged_epoch=bad[0] if bad else None,
+            test_acc_per_epoch=[*per_epoch, test_acc] if per_epoch else [],
+        )
 
-class _EpochHook:
-    """``on_epoch_start(epoch)``: the strategy's unfreezing, then (optionally) a test evaluation."""
 
-    def __init__(self, strategy: Strategy, data: Split | None):
-        self.strategy, self.data, self.accs = strategy, data, []
+def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Accuracy on ``(x, y)`` by :func:`course_lib.training.evaluate`, in batches of 1000."""
+    batches = zip(x.split(1000), y.split(1000))
+    return evaluate(model, batches, loss_fn=None, metrics={"accuracy": correct})["accuracy"]
 
-    def __call__(self, epoch: int) -> None:
-        self.strategy.on_epoch_start(epoch)
-        if self.data is not None:  # evaluation changes no RNG state and no parameter
-            self.accs.append(evaluate(self.strategy.model, self.data.x_test, self.data.y_test))
+
+def _epoch(
+    strategy: Strategy,
+    optimizer: AdamW,
+    scheduler: OneCycleLR,
+    data: Split,
+    generator: torch.Generator,
+    batch_size: int,
+    max_shift: int,
+) -> float:
+    """One pass over ``data``'s training set in a random order; the mean training loss."""
+    n = len(data.y_train)
+    total = 0.0
+    for idx in torch.randperm(n, generator=generator).split(batch_size):
+        x = random_roll(data.x_train[idx], max_shift, generator)
+        # check_finite=False: a non-finite loss still steps, as before (reported as diverged)
+        step = train_step(strategy.model, optimizer, x, data.y_train[idx], check_finite=False)
+        total += step.loss * len(idx)
+        scheduler.step()
+    return total / n
+
+
+def _total_steps(n: int, epochs: int, batch_size: int) -> int:
+    """Optimizer steps of a run; one-cycle's warm-up (30 % of them) must last a step: >= 4."""
+    steps = epochs * math.ceil(n / batch_size)
+    if steps < 4:
+        raise ValueError(
+            f"epochs * ceil(n_train / batch_size) must be >= 4 (the one-cycle warm-up takes 30 % "
+            f"of the steps and needs one), got {epochs} * ceil({n} / {batch_size}) = {steps}: "
+            "use more epochs or a smaller batch_size"
+        )
+    return steps
+
+
+def _train(strategy: Strategy, data: Split, on_epoch_start, *, seed, epochs, batch_size, max_shift):
+    """``epochs`` passes of :func:`_epoch` with one optimizer and one schedule; losses per epoch."""
+    optimizer = strategy.optimizer()
+    scheduler = strategy.scheduler(optimizer, _total_steps(len(data.y_train), epochs, batch_size))
+    generator = torch.Generator().manual_seed(seed)  # batch order and shifts: the seed alone
+    strategy.model.train()
+    losses = []
+    for epoch in range(epochs):
+        on_epoch_start(epoch)
+        losses.append(
+            _epoch(strategy, optimizer, scheduler, data, generator, batch_size, max_shift)
+        )
+    return losses
 
 
 def fine_tune(
@@ -234,54 +330,44 @@ def fine_tune(
     max_shift: int = DEFAULTS["max_shift"],
     track_test: bool = False,
 ) -> FineTuneResult:
-    """Train a :class:`Strategy` on ``data`` with :func:`course_lib.pretrain.train_classifier`.
+    """Train a :class:`Strategy` on ``data``: one :func:`course_lib.training.train_step` per batch.
 
-    AdamW (no weight decay) with one-cycle rates stepped per batch, group :math:`g` peaking at its own
-    ``lr``; per batch :math:`\\theta \\leftarrow \\text{AdamW}(\\theta, \\nabla L_B)` for the trainable
-    parameters only (a frozen parameter has no gradient and is skipped). A non-finite training loss
-    is reported (``diverged``), never raised.
+    AdamW (no weight decay, :meth:`Strategy.optimizer`) with one-cycle rates stepped per batch
+    (:meth:`Strategy.scheduler`), group :math:`g` peaking at its own ``lr``; per batch :math:`B`
+    of cross-entropy :math:`L_B`, :math:`\\theta \\leftarrow \\text{AdamW}(\\theta, \\nabla L_B)` for the
+    trainable parameters only (a frozen parameter has no gradient and is skipped). The batch order
+    and the circular shifts (:func:`course_lib.pretrain.random_roll`, up to ``max_shift``) come
+    from one generator seeded with ``seed``; the global RNG is left as it was. A non-finite
+    training loss is reported (``diverged``), never raised.
 
     Args:
         strategy: from :func:`build_strategy` (trained in place).
         data: the target task split.
         seed: batch order and augmentation shifts.
-        epochs, batch_size, max_shift: as in ``train_classifier``.
+        epochs, batch_size, max_shift: passes, examples per batch, shift range (0: none).
         track_test: also measure the test accuracy at the start of every epoch (for curves).
-
-    Returns:
-        A :class:`FineTuneResult`.
     """
     if not isinstance(strategy, Strategy):
         raise TypeError(
             f"strategy must be a Strategy (build_strategy), got {type(strategy).__name__}"
         )
+    settings = {"seed": seed, "epochs": epochs, "batch_size": batch_size, "max_shift": max_shift}
+    for key, value in settings.items():
+        check_int(key, value, low=1 if key in ("epochs", "batch_size") else 0)
     check_bool("track_test", track_test)
-    hook = _EpochHook(strategy, data if track_test else None)
+    accs: list[float] = []
+
+    def on_epoch_start(epoch: int) -> None:
+        strategy.on_epoch_start(epoch)
+        if track_test:  # evaluation changes no RNG state and no parameter
+            accs.append(_accuracy(strategy.model, data.x_test, data.y_test))
+
+    cpu0 = time.process_time()
     with torch.random.fork_rng(devices=[]):
-        stats = train_classifier(
-            strategy.model,
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=max(g["lr"] for g in strategy.groups),
-            weight_decay=0.0,
-            optimizer="AdamW",
-            schedule="onecycle",
-            max_shift=max_shift,
-            seed=seed,
-            params=strategy.groups,
-            on_epoch_start=hook,
-        )
-    losses = [float(v) for v in stats["train_loss"]]
-    bad = [e for e, v in enumerate(losses) if not math.isfinite(v)]
-    accs = [*hook.accs, float(stats["test_acc"])] if track_test else []
-    return FineTuneResult(
-        test_acc=float(stats["test_acc"]),
-        train_loss=losses,
-        cpu_s=float(stats["cpu_s"]),
-        diverged=bool(bad),
-        diverged_epoch=bad[0] if bad else None,
-        test_acc_per_epoch=accs,
+        losses = _train(strategy, data, on_epoch_start, **settings)
+    cpu_s = time.process_time() - cpu0
+    return FineTuneResult.from_run(
+        losses, _accuracy(strategy.model, data.x_test, data.y_test), cpu_s, accs
     )
 
 
@@ -307,8 +393,8 @@ def run_strategy(
             ``None``) which ``n_train`` target examples are labelled.
         data: the split to train on; default ``transfer_target(n_train, seed=seed)``.
         n_train: labelled target examples when ``data`` is ``None``.
-        epochs, batch_size, max_shift: training settings (see :data:`DEFAULTS`).
-        lr, backbone_lr: head and backbone peak rates (see :func:`build_strategy`).
+        epochs, batch_size, max_shift, lr, backbone_lr: see :data:`DEFAULTS`, :func:`fine_tune`
+            and :func:`build_strategy`.
         val_fraction: when given, :func:`course_lib.compare.holdout` moves this share of the
             training examples (chosen with ``seed``) to a validation set: the run trains on the rest
             and also reports ``val_acc``, the metric to tune on (the test set stays untouched).
@@ -327,8 +413,7 @@ def run_strategy(
     """
     check_choice("name", name, STRATEGIES)
     check_int("seed", seed, low=0)
-    if data is None:
-        data = transfer_target(n_train, seed=seed)
+    data = transfer_target(n_train, seed=seed) if data is None else data
     val = None
     if val_fraction is not None:
         data, val = holdout(data, val_fraction, seed=seed)
@@ -337,15 +422,10 @@ def run_strategy(
     r = fine_tune(
         strategy, data, seed=seed, epochs=epochs, batch_size=batch_size, max_shift=max_shift
     )
-    out = {
-        "test_acc": r.test_acc,
-        "train_loss": r.train_loss[-1],
-        "cpu_s": r.cpu_s,
-        "diverged": float(r.diverged),
-        **drift(start, strategy.model.features, data.x_test),
-    }
+    out = {"test_acc": r.test_acc, "train_loss": r.train_loss[-1], "cpu_s": r.cpu_s}
+    out |= {"diverged": float(r.diverged), **drift(start, strategy.model.features, data.x_test)}
     if val is not None:
-        out["val_acc"] = evaluate(strategy.model, *val)
+        out["val_acc"] = _accuracy(strategy.model, *val)
     return out
 
 
@@ -386,24 +466,42 @@ def drift(before: torch.nn.Module, after: torch.nn.Module, x: torch.Tensor) -> d
     if x.dim() == 2:
         x = x.unsqueeze(1)  # (n, length) -> (n, 1, length), as CNN.forward does
     with torch.no_grad():
-        w0 = torch.cat([p.detach().flatten() for p in before.parameters()])
-        w1 = torch.cat([p.detach().flatten() for p in after.parameters()])
-        modes = before.training, after.training
-        before.eval()
-        after.eval()
-        f0, f1 = before(x).flatten(1).double(), after(x).flatten(1).double()
-        before.train(modes[0])
-        after.train(modes[1])
-        f0, f1 = f0 - f0.mean(0), f1 - f1.mean(0)
-        denom = (f0.T @ f0).norm() * (f1.T @ f1).norm()
-        cka = float((f1.T @ f0).norm() ** 2 / denom) if denom > 0 else 0.0
+        w0, w1 = _flat_weights(before), _flat_weights(after)
+        cka = _linear_cka(_features(before, x), _features(after, x))
     return {"weight_drift": float((w1 - w0).norm() / w0.norm()), "feature_cka": cka}
 
 
+def _flat_weights(module: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in module.parameters()])
+
+
+def _features(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` in eval mode, one float64 row per example; the mode is restored."""
+    mode = module.training
+    module.eval()
+    f = module(x).flatten(1).double()
+    module.train(mode)
+    return f
+
+
+def _linear_cka(f0: torch.Tensor, f1: torch.Tensor) -> float:
+    """Linear CKA of two feature matrices (see :func:`drift`); 0 when one is constant."""
+    f0, f1 = f0 - f0.mean(0), f1 - f1.mean(0)
+    denom = (f0.T @ f0).norm() * (f1.T @ f1).norm()
+    return float((f1.T @ f0).norm() ** 2 / denom) if denom > 0 else 0.0
+
+
+def _check_nonempty(name: str, values) -> list:
+    """``values`` as a list; a ValueError naming ``name`` when it is empty."""
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one value, got []")
+    return values
+
+
 def _check_names(names) -> list[str]:
-    names = list(names)
-    if not names:
-        raise ValueError("names must hold at least one strategy, got []")
+    """A non-empty list of strategy names, each one of :data:`STRATEGIES`."""
+    names = _check_nonempty("names", names)
     for i, n in enumerate(names):
         check_choice(f"names[{i}]", n, STRATEGIES)
     return names
@@ -440,6 +538,15 @@ def compare_strategies(
 def _run_at(name: str, lr: float, seed: int, **kwargs) -> dict[str, float]:
     """``run(lr, seed)`` for :func:`course_lib.compare.tune_and_compare` (picklable via partial)."""
     return run_strategy(name, seed, lr=lr, **kwargs)
+
+
+def _grids(names: list[str], lrs: Sequence[float] | Mapping[str, Sequence[float]]) -> dict:
+    """One grid of candidate rates per strategy: ``lrs`` for each, or ``lrs[name]``."""
+    if not isinstance(lrs, Mapping):
+        return {n: list(lrs) for n in names}
+    if set(lrs) != set(names):
+        raise ValueError(f"lrs must have one grid per strategy {names}, got {sorted(lrs)}")
+    return {n: list(lrs[n]) for n in names}
 
 
 def tune_strategies(
@@ -480,12 +587,7 @@ def tune_strategies(
         (['feature_extraction'], True)
     """
     names = _check_names(names)
-    if isinstance(lrs, Mapping):
-        if set(lrs) != set(names):
-            raise ValueError(f"lrs must have one grid per strategy {names}, got {sorted(lrs)}")
-        grids = {n: list(lrs[n]) for n in names}
-    else:
-        grids = {n: list(lrs) for n in names}
+    grids = _grids(names, lrs)
     check_number(
         "val_fraction", val_fraction, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
     )
@@ -526,9 +628,7 @@ def scan_backbone_lr(
         >>> t.configs
         ['backbone_lr=0.001', 'backbone_lr=0.1']
     """
-    rates = list(backbone_lrs)
-    if not rates:
-        raise ValueError("backbone_lrs must hold at least one rate, got []")
+    rates = _check_nonempty("backbone_lrs", backbone_lrs)
     for i, b in enumerate(rates):
         check_number(f"backbone_lrs[{i}]", b, low=0.0, low_inclusive=False)
     configs = {

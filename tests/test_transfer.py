@@ -1,15 +1,14 @@
 """The fine-tuning strategies of notebook 07 (course_lib.transfer) and the benchmark built on them."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
+from course_lib import optim, schedulers
 from course_lib.data import transfer_target
 from course_lib.models import BACKBONE_PT, CNN, backbone_info
-from course_lib.pretrain import evaluate
+from course_lib.pretrain import evaluate, random_roll
 from course_lib.transfer import (
     BLOCKS,
     STRATEGIES,
@@ -22,8 +21,6 @@ from course_lib.transfer import (
     scan_backbone_lr,
     tune_strategies,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +80,76 @@ def test_groups_and_trainable_parameters_of_each_strategy():
 def test_backbone_lr_overrides_the_default_factor():
     s = build_strategy("differential", lr=0.05, backbone_lr=0.02)
     assert [g["lr"] for g in s.groups] == [0.02, 0.05]
+
+
+def test_the_optimizer_and_schedule_are_course_libs_with_each_group_peaking_at_its_rate():
+    s = build_strategy("differential", lr=1e-2)
+    opt = s.optimizer()
+    sched = s.scheduler(opt, total_steps=10)
+    assert type(opt) is optim.AdamW and type(sched) is schedulers.OneCycleLR
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.0, 0.0]
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([1e-3 / 25, 1e-2 / 25], rel=1e-12)
+    assert [g["lr"] for g in s.groups] == [1e-3, 1e-2]  # the strategy keeps its peak rates
+    peaks = []
+    for _ in range(10):
+        opt.step()
+        sched.step()
+        peaks.append([g["lr"] for g in opt.param_groups])
+    assert max(p[0] for p in peaks) == pytest.approx(1e-3) and peaks[-1][0] < 1e-6
+    assert all(p[1] == pytest.approx(10 * p[0], rel=1e-12) for p in peaks)
+
+
+def _torch_reference(strategy, data, *, seed, epochs, batch_size=32, max_shift=10):
+    """Notebook 07's old loop: torch's AdamW and OneCycleLR, the same batches and shifts."""
+    groups = [dict(g) for g in strategy.groups]
+    opt = torch.optim.AdamW(groups, lr=max(g["lr"] for g in groups), weight_decay=0.0)
+    n = len(data.y_train)
+    steps = epochs * math.ceil(n / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[g["lr"] for g in groups], total_steps=steps
+    )
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for epoch in range(epochs):
+        strategy.on_epoch_start(epoch)
+        perm, total = torch.randperm(n, generator=g), 0.0
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            x = random_roll(data.x_train[idx], max_shift, g)
+            loss = torch.nn.functional.cross_entropy(strategy.model(x), data.y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        losses.append(total / n)
+    return losses, evaluate(strategy.model, data.x_test, data.y_test)
+
+
+@pytest.mark.parametrize("name", ["differential", "gradual", "feature_extraction"])
+def test_fine_tune_matches_torchs_adamw_and_one_cycle(small_target, name):
+    ours = fine_tune(build_strategy(name, seed=1, epochs=3), small_target, seed=1, epochs=3)
+    ref = build_strategy(name, seed=1, epochs=3)
+    losses, acc = _torch_reference(ref, small_target, seed=1, epochs=3)
+    assert ours.train_loss == pytest.approx(losses, rel=1e-6, abs=0)
+    assert ours.test_acc == acc
+
+
+def test_fine_tune_leaves_the_global_rng_as_it_was(small_target):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    fine_tune(build_strategy("uniform"), small_target, epochs=2)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_run_too_short_for_the_one_cycle_warm_up_is_refused_before_training(small_target):
+    s = build_strategy("uniform")  # 50 examples: 2 batches of 32 per epoch
+    before = s.model.classifier.linear.weight.detach().clone()
+    with pytest.raises(ValueError, match=r"got 1 \* ceil\(50 / 32\) = 2: use more epochs"):
+        fine_tune(s, small_target, epochs=1)
+    assert torch.equal(s.model.classifier.linear.weight, before)
+    assert len(fine_tune(s, small_target, epochs=1, batch_size=12).train_loss) == 1  # 5 steps
 
 
 def test_gradual_unfreezing_releases_one_block_per_epoch_from_the_top():
@@ -206,7 +273,7 @@ def test_run_strategy_is_deterministic_and_returns_float_metrics():
 def test_tune_strategies_chooses_on_validation_and_reports_the_same_runs():
     grids = {"feature_extraction": [1e-3, 1e-1], "uniform": [1e-4, 1e-2]}
     c = tune_strategies(
-        ["feature_extraction", "uniform"], grids, seeds=[0, 1], n_train=40, epochs=2
+        ["feature_extraction", "uniform"], grids, seeds=[0, 1], n_train=40, epochs=4
     )
     assert c.table.configs == ["feature_extraction", "uniform"] and c.table.seeds == [0, 1]
     for name, search in c.searches.items():
@@ -216,14 +283,14 @@ def test_tune_strategies_chooses_on_validation_and_reports_the_same_runs():
         # the comparison reads the tuning runs at the chosen rate: no run is trained twice
         for metric in ("val_acc", "test_acc"):
             assert list(c.table.values(name, metric)) == list(search.table.values(label, metric))
-    one = run_strategy("uniform", 1, lr=c.best["uniform"], n_train=40, epochs=2, val_fraction=0.25)
+    one = run_strategy("uniform", 1, lr=c.best["uniform"], n_train=40, epochs=4, val_fraction=0.25)
     assert c.table.values("uniform", "test_acc")[1] == one["test_acc"]
 
 
 def test_scan_backbone_lr_runs_differential_at_each_backbone_rate():
-    t = scan_backbone_lr([1e-3, 1.0], seeds=[0], n_train=30, epochs=1)
+    t = scan_backbone_lr([1e-3, 1.0], seeds=[0], n_train=30, epochs=4)
     assert t.configs == ["backbone_lr=0.001", "backbone_lr=1"]
-    ref = run_strategy("differential", 0, backbone_lr=1.0, n_train=30, epochs=1)
+    ref = run_strategy("differential", 0, backbone_lr=1.0, n_train=30, epochs=4)
     assert t.values("backbone_lr=1", "weight_drift")[0] == ref["weight_drift"]
     assert (
         t.values("backbone_lr=1", "weight_drift")[0]
@@ -239,12 +306,16 @@ def test_pretrained_features_beat_training_from_scratch_on_the_target_task():
 
 def test_compare_strategies_runs_every_strategy_with_every_seed():
     table = compare_strategies(
-        ["scratch", "feature_extraction"], seeds=[0, 1], n_train=30, epochs=1
+        ["scratch", "feature_extraction"], seeds=[0, 1], n_train=30, epochs=4
     )
     assert table.configs == ["scratch", "feature_extraction"]
     assert table.seeds == [0, 1]
-    assert len(table.values("scratch", "test_acc")) == 2
-    assert table.summary(["test_acc"]).best("test_acc") in table.configs
+    for name in table.configs:  # row (name, seed) is run_strategy(name, seed), not another run
+        for i, seed in enumerate(table.seeds):
+            run = run_strategy(name, seed, n_train=30, epochs=4)
+            assert table.values(name, "test_acc")[i] == run["test_acc"], (name, seed)
+            assert table.values(name, "weight_drift")[i] == run["weight_drift"], (name, seed)
+    assert table.values("feature_extraction", "weight_drift").tolist() == [0.0, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -257,6 +328,9 @@ def test_compare_strategies_runs_every_strategy_with_every_seed():
         (lambda: build_strategy("uniform", epochs=0), ValueError, "epochs"),
         (lambda: run_strategy("nope"), ValueError, "name"),
         (lambda: fine_tune("uniform", None), TypeError, "strategy must be a Strategy"),
+        (lambda: fine_tune(build_strategy("uniform"), None, epochs=0), ValueError, "epochs"),
+        (lambda: fine_tune(build_strategy("uniform"), None, batch_size=0), ValueError, "batch_"),
+        (lambda: fine_tune(build_strategy("uniform"), None, max_shift=-1), ValueError, "max_s"),
         (lambda: compare_strategies([]), ValueError, "names"),
         (lambda: compare_strategies(["uniform", "x"]), ValueError, "names[1]"),
         (lambda: tune_strategies(["uniform"], {"differential": [1e-2]}, [0]), ValueError, "lrs"),
@@ -270,12 +344,8 @@ def test_bad_arguments_raise_clear_errors(call, error, text):
         call()
 
 
-def test_bench_transfer_uses_the_strategies_of_course_lib_transfer():
-    spec = importlib.util.spec_from_file_location(
-        "bench_transfer", ROOT / "benchmarks" / "bench_transfer.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_bench_transfer_uses_the_strategies_of_course_lib_transfer(load_script):
+    bench = load_script("benchmarks/bench_transfer.py")
     assert bench.run_strategy is run_strategy and tuple(bench.METHODS) == STRATEGIES
-    got = bench.run_method("uniform", 0, n_train=30, epochs=1)
-    assert got["test_acc"] == run_strategy("uniform", 0, n_train=30, epochs=1)["test_acc"]
+    got = bench.run_method("uniform", 0, n_train=30, epochs=4)
+    assert got["test_acc"] == run_strategy("uniform", 0, n_train=30, epochs=4)["test_acc"]
