@@ -424,6 +424,51 @@ def test_unknown_attribute_raises_attribute_error():
         _ = ci.NotAThing
 
 
+def test_every_public_name_is_served_by_the_package():
+    from course_lib.integrations import common, keras, lightning
+    from course_lib.integrations import optuna as ci_optuna
+
+    modules = (common, keras, lightning, ci_optuna)
+    assert sorted(ci.__all__) == sorted(name for m in modules for name in m.__all__)
+    for m in modules:
+        for name in m.__all__:
+            assert getattr(ci, name) is getattr(m, name), name
+    assert set(ci.__all__) <= set(dir(ci))
+
+
+def test_importing_the_package_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from course_lib import integrations as ci\n"
+        "ci.make_scheduler('cosine'); ci.Quadratic.default()\n"
+        "frameworks = ('keras', 'lightning', 'optuna')\n"
+        "print(sorted(m for m in frameworks if m in sys.modules))\n"
+        "ci.MNIST1DObjective\n"
+        "print(sorted(m for m in frameworks if m in sys.modules))\n"
+        "ci.CourseLitModule\n"
+        "print(sorted(m for m in frameworks if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:3] == ["[]", "['optuna']", "['lightning', 'optuna']"]
+
+
+def test_optuna_pruning_stops_a_lightning_run_after_the_pruned_epoch(tmp_path):
+    x, y = _tiny_data()
+    module = ci.CourseLitModule(torch.nn.Linear(6, 2), optimizer_kwargs={"lr": 0.1})
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=1.01)
+    )
+    trial = study.ask()
+    pruning = ci.OptunaPruning(trial, monitor="val_acc")
+    trainer = ci.quiet_trainer(tmp_path, 5, callbacks=[pruning])
+    trainer.fit(module, ci.tensor_loader(x, y, batch_size=20, seed=0), ci.tensor_loader(x, y))
+    assert pruning.pruned_at == 0 and trainer.current_epoch == 1
+    assert study.trials[0].intermediate_values == {0: module.history["val_acc"][0]}
+
+
 # --------------------------------------------------------------------------------------------------
 # train_mnist1d and the Optuna objective
 # --------------------------------------------------------------------------------------------------
@@ -436,6 +481,44 @@ def small_mnist1d():
     return compare.holdout(data.subset(data.mnist1d(), 300, seed=0), 0.25, seed=0)
 
 
+def _lightning_reference(fit_split, val, lr, schedule, weight_decay, epochs, seed, tmp_path):
+    """train_mnist1d's run made by Lightning: CourseLitModule, interval="step", LRRecorder."""
+    import functools
+
+    from course_lib import models, optim, param_groups
+
+    model = models.MLP(fit_split.num_features, fit_split.num_classes, (100, 100), seed=seed)
+    module = ci.CourseLitModule(
+        model,
+        optimizer_class=optim.AdamW,
+        optimizer_kwargs={"lr": lr},
+        make_groups=functools.partial(param_groups.no_decay_groups, weight_decay=weight_decay),
+        make_scheduler=ci.make_scheduler(schedule),
+        interval="step",
+    )
+    rec = ci.LRRecorder()
+    train = ci.tensor_loader(fit_split.x_train, fit_split.y_train, 100, seed)
+    trainer = ci.quiet_trainer(tmp_path, epochs, callbacks=[rec])
+    trainer.fit(module, train, ci.tensor_loader(*val))
+    return module.history, rec.values
+
+
+def test_train_mnist1d_is_the_run_lightning_makes_of_course_lit_module(small_mnist1d, tmp_path):
+    fit_split, val = small_mnist1d
+    a = ci.train_mnist1d(1e-2, "onecycle", 1e-3, split=fit_split, val=val, epochs=3, seed=4)
+    history, lrs = _lightning_reference(fit_split, val, 1e-2, "onecycle", 1e-3, 3, 4, tmp_path)
+    # same steps, bit for bit: the training losses and accuracies, and every step's rate
+    assert a.history["train_loss"] == history["train_loss"]
+    assert a.history["val_acc"] == history["val_acc"]
+    assert np.array_equal(a.lrs, lrs)
+    # the validation loss: a float32 batch mean here, a float32 sum / n in CourseLitModule
+    assert a.history["val_loss"] == pytest.approx(history["val_loss"], rel=1e-6)
+    # and the run learns: the training loss falls every epoch and the validation loss ends below
+    # ln 10, the loss of a uniform guess over the 10 classes (3 epochs on 225 examples: 2.195)
+    assert np.all(np.diff(a.history["train_loss"]) < 0)
+    assert a.val_loss < math.log(10) - 0.05 and a.val_acc == a.history["val_acc"][-1]
+
+
 def test_train_mnist1d_is_seeded_and_uses_no_decay_groups(small_mnist1d):
     fit_split, val = small_mnist1d
     a = ci.train_mnist1d(1e-2, "onecycle", 1e-3, split=fit_split, val=val, epochs=2, seed=4)
@@ -443,7 +526,7 @@ def test_train_mnist1d_is_seeded_and_uses_no_decay_groups(small_mnist1d):
     assert a.val_acc == b.val_acc and a.history == b.history
     assert a.lrs.shape == (2 * math.ceil(len(fit_split.y_train) / 100), 2)
     assert np.allclose(a.lrs[:, 0], S.one_cycle(1e-2, len(a.lrs)).curve(len(a.lrs)))
-    assert a.test_acc is None
+    assert a.test_acc is None and a.pruned_at is None
     # the test accuracy is the accuracy of the trained model on split's test part: with the
     # validation set as the test part it must equal the validation accuracy of the last epoch
     from course_lib.data import Split
@@ -460,6 +543,20 @@ def test_train_mnist1d_is_seeded_and_uses_no_decay_groups(small_mnist1d):
         evaluate_test=True,
     )
     assert c.test_acc == pytest.approx(c.val_acc, abs=1e-12) and np.all(c.lrs == 0.05)
+
+
+def test_train_mnist1d_report_sees_every_epoch_and_can_stop_the_run(small_mnist1d):
+    fit_split, val = small_mnist1d
+    seen = []
+
+    def report(epoch, metrics):
+        seen.append((epoch, metrics))
+        return epoch == 1
+
+    r = ci.train_mnist1d(1e-2, "cosine", 0.0, split=fit_split, val=val, epochs=4, report=report)
+    assert [e for e, _ in seen] == [0, 1] and r.pruned_at == 1
+    assert [m["val_acc"] for _, m in seen] == r.history["val_acc"]
+    assert len(r.lrs) == 2 * math.ceil(len(fit_split.y_train) / 100)
 
 
 def test_train_mnist1d_rejects_bad_input(small_mnist1d):

@@ -5,9 +5,10 @@ Three modules, one per framework, and one they share:
 - :mod:`course_lib.integrations.keras`: Keras on its torch backend beside torch (A1): a quadratic
   problem, iterates and learning-rate curves from both frameworks, the same MLP in both.
 - :mod:`course_lib.integrations.lightning`: ``CourseLitModule`` (course_lib groups, optimizers and
-  schedulers in ``configure_optimizers``), ``LRRecorder``, ``quiet_trainer`` (A2).
-- :mod:`course_lib.integrations.optuna`: ``train_mnist1d`` (one configuration), ``MNIST1DObjective``
-  and ``OptunaPruning`` (A2).
+  schedulers in ``configure_optimizers``), ``LRRecorder``, ``OptunaPruning``, ``quiet_trainer`` (A2).
+- :mod:`course_lib.integrations.optuna`: ``train_mnist1d`` (one configuration, on
+  ``course_lib.training``'s ``train_step`` and ``evaluate``), ``MNIST1DObjective`` and
+  ``report_to_trial`` (A2).
 - :mod:`course_lib.integrations.common`: ``make_scheduler`` and ``tensor_loader``, which need
   neither framework.
 
@@ -52,13 +53,18 @@ from course_lib.integrations.keras import (
 )
 
 if TYPE_CHECKING:
-    from course_lib.integrations.lightning import CourseLitModule, LRRecorder, quiet_trainer
+    from course_lib.integrations.lightning import (
+        CourseLitModule,
+        LRRecorder,
+        OptunaPruning,
+        quiet_trainer,
+    )
     from course_lib.integrations.optuna import (
         MNIST1D_OPTIMIZERS,
         MNIST1D_SCHEDULES,
         MNIST1DObjective,
-        OptunaPruning,
         TrainResult,
+        report_to_trial,
         train_mnist1d,
     )
 
@@ -70,8 +76,9 @@ _LAZY = {
     "MNIST1D_OPTIMIZERS": "optuna",
     "MNIST1D_SCHEDULES": "optuna",
     "MNIST1DObjective": "optuna",
-    "OptunaPruning": "optuna",
+    "OptunaPruning": "lightning",
     "TrainResult": "optuna",
+    "report_to_trial": "optuna",
     "train_mnist1d": "optuna",
 }
 
@@ -94,6 +101,7 @@ __all__ = [
     "max_weight_difference",
     "plateau_lrs",
     "quiet_trainer",
+    "report_to_trial",
     "tensor_loader",
     "torch_iterates",
     "torch_lr_curve",

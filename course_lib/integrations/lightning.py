@@ -7,7 +7,8 @@ first access to one of its names).
 groups, an optimizer and a scheduler, and returns Lightning's dict with ``"interval": "step"`` (or
 ``"epoch"``, with a ``"monitor"`` for ``ReduceLROnPlateau``). :class:`LRRecorder` records every group's
 learning rate right before every optimizer step (it needs no logger, unlike Lightning's
-``LearningRateMonitor``); :func:`quiet_trainer` builds a ``Trainer`` that writes nothing (no logger, no
+``LearningRateMonitor``); :class:`OptunaPruning` reports each epoch's validation metric to an Optuna
+trial and stops a pruned run; :func:`quiet_trainer` builds a ``Trainer`` that writes nothing (no logger, no
 checkpoints, a temporary ``default_root_dir``).
 
     >>> import tempfile
@@ -36,7 +37,7 @@ from course_lib import optim as course_optim
 from course_lib._validation import check_choice, check_int
 from course_lib.integrations.common import is_plateau
 
-__all__ = ["CourseLitModule", "LRRecorder", "quiet_trainer"]
+__all__ = ["CourseLitModule", "LRRecorder", "OptunaPruning", "quiet_trainer"]
 
 
 class CourseLitModule(pl.LightningModule):
@@ -214,6 +215,36 @@ class LRRecorder(pl.Callback):
         if not self._rows:
             return np.zeros((0, 0))
         return np.asarray(self._rows, dtype=np.float64)
+
+
+class OptunaPruning(pl.Callback):
+    """Reports a validation metric to an Optuna trial after every epoch; stops a pruned run.
+
+    After ``trainer.fit`` check ``pruned_at`` (``None`` or the epoch) and raise
+    ``optuna.TrialPruned`` from the objective (raising inside Lightning's loop is avoided).
+
+    Args:
+        trial: the ``optuna.Trial``.
+        monitor: a key of ``pl_module.history`` (``"val_acc"`` or ``"val_loss"``).
+    """
+
+    def __init__(self, trial, monitor: str = "val_acc"):
+        super().__init__()
+        self.trial = trial
+        self.monitor = monitor
+        self.pruned_at: int | None = None
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        values = pl_module.history.get(self.monitor) or []
+        if not values:
+            return
+        epoch = len(values) - 1
+        self.trial.report(float(values[-1]), step=epoch)
+        if self.trial.should_prune():
+            self.pruned_at = epoch
+            trainer.should_stop = True
 
 
 def quiet_trainer(

@@ -1,12 +1,13 @@
 r"""Tuning with Optuna: one MNIST-1D training run per trial, pruned epoch by epoch (notebook A2).
 
-This module imports Lightning and Optuna; ``import course_lib.integrations`` does not (it loads this
-module on first access to one of its names).
+This module imports Optuna; ``import course_lib.integrations`` does not (it loads this module on first
+access to one of its names). The training run is a plain loop on ``course_lib.training``'s
+``train_step`` and ``evaluate``: every trial pays for no framework.
 
 :class:`MNIST1DObjective` is an objective ``trial -> validation accuracy`` that tunes the learning rate
 :math:`\gamma` (log scale), the schedule (constant / cosine / one-cycle) and the weight decay
 :math:`\lambda` (log scale) of an MLP on MNIST-1D, reports every epoch for pruning
-(:class:`OptunaPruning`), and never looks at the test set. :func:`train_mnist1d` trains one
+(:func:`report_to_trial`), and never looks at the test set. :func:`train_mnist1d` trains one
 configuration (used by the objective and to re-train the best one on several seeds).
 """
 
@@ -14,27 +15,26 @@ from __future__ import annotations
 
 import functools
 import math
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import lightning.pytorch as pl
 import numpy as np
 import optuna
 import torch
+from torch import nn
 
 from course_lib import models, param_groups
 from course_lib import optim as course_optim
 from course_lib._validation import check_choice, check_int, check_number
 from course_lib.integrations.common import make_scheduler, tensor_loader
-from course_lib.integrations.lightning import CourseLitModule, LRRecorder, quiet_trainer
+from course_lib.training import correct, evaluate, train_step
 
 __all__ = [
     "MNIST1D_OPTIMIZERS",
     "MNIST1D_SCHEDULES",
     "MNIST1DObjective",
-    "OptunaPruning",
     "TrainResult",
+    "report_to_trial",
     "train_mnist1d",
 ]
 
@@ -48,7 +48,7 @@ MNIST1D_SCHEDULES = ("constant", "cosine", "onecycle", "warmup_cosine")
 class TrainResult:
     """What :func:`train_mnist1d` returns: final metrics, per-epoch history, per-step learning rates.
 
-    ``lrs[t, i]`` is the learning rate of group ``i`` at optimizer step ``t`` (from :class:`LRRecorder`).
+    ``lrs[t, i]`` is the learning rate of group ``i`` at optimizer step ``t`` (read before the step).
     """
 
     val_acc: float
@@ -57,36 +57,6 @@ class TrainResult:
     history: dict = field(repr=False)
     lrs: np.ndarray = field(repr=False)
     pruned_at: int | None = None
-
-
-class OptunaPruning(pl.Callback):
-    """Reports a validation metric to an Optuna trial after every epoch; stops a pruned run.
-
-    After ``trainer.fit`` check ``pruned_at`` (``None`` or the epoch) and raise
-    ``optuna.TrialPruned`` from the objective (raising inside Lightning's loop is avoided).
-
-    Args:
-        trial: the ``optuna.Trial``.
-        monitor: a key of ``pl_module.history`` (``"val_acc"`` or ``"val_loss"``).
-    """
-
-    def __init__(self, trial, monitor: str = "val_acc"):
-        super().__init__()
-        self.trial = trial
-        self.monitor = monitor
-        self.pruned_at: int | None = None
-
-    def on_validation_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
-        values = pl_module.history.get(self.monitor) or []
-        if not values:
-            return
-        epoch = len(values) - 1
-        self.trial.report(float(values[-1]), step=epoch)
-        if self.trial.should_prune():
-            self.pruned_at = epoch
-            trainer.should_stop = True
 
 
 def train_mnist1d(
@@ -101,17 +71,21 @@ def train_mnist1d(
     optimizer: str = "adamw",
     batch_size: int = 100,
     hidden_sizes: Sequence[int] = (100, 100),
-    callbacks: Sequence[pl.Callback] = (),
+    report: Callable[[int, dict[str, float]], bool] | None = None,
     evaluate_test: bool = False,
 ) -> TrainResult:
-    r"""Train the course's MLP on MNIST-1D with Lightning: no-decay groups and a per-step schedule.
+    r"""Train the course's MLP on MNIST-1D: no-decay groups and a schedule stepped after every batch.
 
     Model ``course_lib.models.MLP(hidden_sizes, seed=seed)``; groups
     ``course_lib.param_groups.no_decay_groups(model, \lambda)`` (weights decay by :math:`\lambda`,
     biases do not); optimizer ``course_lib.optim.AdamW(lr=\gamma)`` (the course's MLP recipe in
     ``course_lib.models.RECIPES["mlp"]``) or ``SGD(lr=\gamma, momentum=0.9)``; the schedule
-    ``make_scheduler(schedule)`` stepped after every batch (``interval="step"``).
-    Seeded: weights and batch order depend only on ``seed``. Nothing is written to disk.
+    ``make_scheduler(schedule)`` over all :math:`T` optimizer steps. Each batch is one
+    ``course_lib.training.train_step`` then ``scheduler.step()``; after each epoch
+    ``course_lib.training.evaluate`` on ``val``. This is the run Lightning's ``Trainer`` makes of
+    ``CourseLitModule`` with ``interval="step"``, step for step (the tests compare them), without
+    Lightning's overhead in every Optuna trial. Seeded: weights and batch order depend only on
+    ``seed``. Nothing is written to disk.
 
     Args:
         lr: :math:`\gamma > 0` (the peak for one-cycle, the start for cosine).
@@ -124,7 +98,8 @@ def train_mnist1d(
         optimizer: one of :data:`MNIST1D_OPTIMIZERS`.
         batch_size: training batch size.
         hidden_sizes: the MLP's hidden layers.
-        callbacks: extra Lightning callbacks (e.g. :class:`OptunaPruning`).
+        report: ``report(epoch, {"train_loss", "val_loss", "val_acc"})`` after every epoch
+            (0-based); returning ``True`` stops the run there (``pruned_at = epoch``).
         evaluate_test: also compute the test accuracy (for the final report only, never for tuning).
 
     Returns:
@@ -132,18 +107,17 @@ def train_mnist1d(
     """
     _check_run(lr, schedule, weight_decay, epochs, seed, optimizer, batch_size)
     model = models.MLP(split.num_features, split.num_classes, hidden_sizes, seed=seed)
-    module = _lit_module(model, lr, schedule, weight_decay, optimizer)
-    recorder = LRRecorder()
     train = tensor_loader(split.x_train, split.y_train, batch_size, seed)
-    with tempfile.TemporaryDirectory() as root:
-        trainer = quiet_trainer(root, epochs, callbacks=[recorder, *callbacks])
-        trainer.fit(module, train, tensor_loader(val[0], val[1]))
+    opt = _optimizer(model, lr, weight_decay, optimizer)
+    build = make_scheduler(schedule)
+    scheduler = build(opt, epochs * len(train)) if build is not None else None
+    run = _Run(model, opt, scheduler)
+    pruned_at = run.fit(train, tensor_loader(val[0], val[1]), epochs, report)
     test_acc = _accuracy(model, split.x_test, split.y_test) if evaluate_test else None
-    pruned_at = next((c.pruned_at for c in callbacks if hasattr(c, "pruned_at")), None)
-    history = {k: list(v) for k, v in module.history.items()}
-    val_acc = history["val_acc"][-1] if history["val_acc"] else math.nan
-    val_loss = history["val_loss"][-1] if history["val_loss"] else math.nan
-    return TrainResult(val_acc, val_loss, test_acc, history, recorder.values, pruned_at)
+    history = run.history
+    return TrainResult(
+        history["val_acc"][-1], history["val_loss"][-1], test_acc, history, run.lrs(), pruned_at
+    )
 
 
 def _check_run(lr, schedule, weight_decay, epochs, seed, optimizer, batch_size) -> None:
@@ -156,21 +130,49 @@ def _check_run(lr, schedule, weight_decay, epochs, seed, optimizer, batch_size) 
     check_int("batch_size", batch_size, low=1)
 
 
-def _lit_module(model, lr: float, schedule: str, weight_decay: float, optimizer: str):
-    """The module of :func:`train_mnist1d`: no-decay groups, AdamW (or SGD + momentum), a schedule."""
-    optimizer_class: type[torch.optim.Optimizer]
-    if optimizer == "adamw":
-        optimizer_class, kwargs = course_optim.AdamW, {"lr": lr}
-    else:
-        optimizer_class, kwargs = course_optim.SGD, {"lr": lr, "momentum": 0.9}
-    return CourseLitModule(
-        model,
-        optimizer_class=optimizer_class,
-        optimizer_kwargs=kwargs,
-        make_groups=functools.partial(param_groups.no_decay_groups, weight_decay=weight_decay),
-        make_scheduler=make_scheduler(schedule),
-        interval="step",
-    )
+def _optimizer(model, lr: float, weight_decay: float, name: str) -> torch.optim.Optimizer:
+    """AdamW (the MLP recipe) or SGD with momentum 0.9 over no-decay groups of ``model``."""
+    groups = param_groups.no_decay_groups(model, weight_decay=weight_decay)
+    if name == "adamw":
+        return course_optim.AdamW(groups, lr=lr)
+    return course_optim.SGD(groups, lr=lr, momentum=0.9)
+
+
+class _Run:
+    """The loop of :func:`train_mnist1d`: ``train_step`` per batch, ``evaluate`` per epoch."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "val_acc": []}
+        self.rows: list[list[float]] = []  # each group's lr at each optimizer step
+
+    def fit(self, train, val, epochs: int, report) -> int | None:
+        """Train ``epochs`` epochs; the epoch at which ``report`` stopped the run, or ``None``."""
+        for epoch in range(epochs):
+            self.history["train_loss"].append(self.train_epoch(train))
+            metrics = evaluate(self.model, val, metrics={"acc": correct})
+            self.history["val_loss"].append(metrics["loss"])
+            self.history["val_acc"].append(metrics["acc"])
+            if report is not None and report(epoch, {k: v[-1] for k, v in self.history.items()}):
+                return epoch
+        return None
+
+    def train_epoch(self, train) -> float:
+        """One pass over ``train``; the mean training loss (batch losses weighted by batch size)."""
+        self.model.train()
+        total, n = 0.0, 0
+        for x, y in train:
+            self.rows.append([float(g["lr"]) for g in self.optimizer.param_groups])
+            step = train_step(self.model, self.optimizer, x, y, check_finite=False)
+            if self.scheduler is not None:
+                self.scheduler.step()
+            total += step.loss * len(y)
+            n += len(y)
+        return total / n
+
+    def lrs(self) -> np.ndarray:
+        """``lrs[t, i]``: the learning rate of group ``i`` at optimizer step ``t``."""
+        return np.asarray(self.rows, dtype=np.float64)
 
 
 def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -248,7 +250,6 @@ class MNIST1DObjective:
         lr = trial.suggest_float("lr", *self.lr_range, log=True)
         schedule = trial.suggest_categorical("schedule", list(self.schedules))
         weight_decay = trial.suggest_float("weight_decay", *self.weight_decay_range, log=True)
-        pruning = OptunaPruning(trial, monitor="val_acc")
         result = train_mnist1d(
             lr,
             schedule,
@@ -259,13 +260,22 @@ class MNIST1DObjective:
             seed=self.seed,
             optimizer=self.optimizer,
             batch_size=self.batch_size,
-            callbacks=[pruning],
+            report=functools.partial(report_to_trial, trial),
         )
         if result.pruned_at is not None:
             raise optuna.TrialPruned(f"pruned after epoch {result.pruned_at}")
         if not math.isfinite(result.val_loss):
             return 0.0
         return result.val_acc
+
+
+def report_to_trial(trial, epoch: int, metrics: dict[str, float], monitor: str = "val_acc") -> bool:
+    """Report ``metrics[monitor]`` of ``epoch`` to an Optuna trial; whether the trial should stop.
+
+    Bound to a trial with ``functools.partial``, it is the ``report`` of :func:`train_mnist1d`.
+    """
+    trial.report(float(metrics[monitor]), step=epoch)
+    return bool(trial.should_prune())
 
 
 def _positive_range(name: str, value) -> tuple[float, float]:
