@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load(relative_path: str):
+    """Import a script once; its folder is on ``sys.path`` meanwhile (claims.py imports run_notebooks)."""
     path = ROOT / relative_path
     name = "course_script_" + path.stem
     if name not in sys.modules:
@@ -23,8 +24,15 @@ def _load(relative_path: str):
         if spec is None or spec.loader is None:
             raise FileNotFoundError(f"no Python script at {path}")
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(path.parent))
+        try:
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+        finally:
+            sys.path.remove(str(path.parent))
     return sys.modules[name]
 
 

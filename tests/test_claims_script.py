@@ -1,26 +1,11 @@
 """scripts/claims.py: the condition matrix, the failure line it prints, and its table."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def claims():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "course_claims", ROOT / "scripts" / "claims.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "scripts"))
-    return module
+def claims(load_script):
+    return load_script("scripts/claims.py")
 
 
 ERROR = """cell 53 (In [31]) raised AssertionError: Adagrad's seeds spread the most

@@ -15,10 +15,8 @@ keeps them on one worker under ``--dist loadgroup``). Run time: one or two smoke
 """
 
 import functools
-import importlib.util
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,17 +38,6 @@ IGNORED_PARTS = {
     ".mypy_cache",
     ".venv",
 }
-
-
-def _load_runner():
-    """scripts/run_notebooks.py as a module (scripts/ is not a package)."""
-    name = "course_run_notebooks"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "run_notebooks.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _files(folder):
@@ -104,9 +91,9 @@ def _checked_texts(nb):
     return texts
 
 
-def _execute_in_copy(notebook, workdir):
-    """Smoke-run ``notebook`` from a fresh copy of notebooks/ in ``workdir``; return what we check."""
-    runner = _load_runner()
+def _execute_in_copy(runner, notebook, workdir):
+    """Smoke-run ``notebook`` with scripts/run_notebooks.py (``runner``) from a fresh copy of
+    notebooks/ in ``workdir``; return what we check."""
     copy = workdir / "notebooks"
     shutil.copytree(ROOT / "notebooks", copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     files_before, git_before = _files(copy), _git_status()
@@ -126,8 +113,8 @@ def _fresh_dir(run_root, name):
 
 
 @functools.cache
-def _first_run(name, run_root):
-    return _execute_in_copy(ROOT / "notebooks" / name, _fresh_dir(run_root, name))
+def _first_run(runner, name, run_root):
+    return _execute_in_copy(runner, ROOT / "notebooks" / name, _fresh_dir(run_root, name))
 
 
 def _params():
@@ -142,10 +129,15 @@ def run_root(tmp_path_factory):
     return tmp_path_factory.mktemp("smoke_runs")
 
 
+@pytest.fixture(scope="session")
+def runner(load_script):
+    return load_script("scripts/run_notebooks.py")
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", _params())
-def test_smoke_run_has_no_error_and_writes_no_file(name, run_root):
-    run = _first_run(name, run_root)
+def test_smoke_run_has_no_error_and_writes_no_file(name, run_root, runner):
+    run = _first_run(runner, name, run_root)
     assert run["result"].ok, f"{name} failed in smoke mode:\n{run['result'].error}"
     assert not run["new_files"], f"{name} wrote files next to the notebooks: {run['new_files']}"
     if run["new_git"] is not None:
@@ -154,14 +146,14 @@ def test_smoke_run_has_no_error_and_writes_no_file(name, run_root):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", _params())
-def test_nbval_checked_outputs_are_identical_in_two_runs(name, run_root):
+def test_nbval_checked_outputs_are_identical_in_two_runs(name, run_root, runner):
     source = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     tagged = [c for c in source.cells if CHECK_TAG in c.metadata.get("tags", [])]
     if not tagged:
         pytest.skip(f"{name} has no cell tagged {CHECK_TAG}")
-    first = _first_run(name, run_root)
+    first = _first_run(runner, name, run_root)
     assert first["result"].ok, f"{name} failed in smoke mode:\n{first['result'].error}"
-    second = _execute_in_copy(ROOT / "notebooks" / name, _fresh_dir(run_root, name))
+    second = _execute_in_copy(runner, ROOT / "notebooks" / name, _fresh_dir(run_root, name))
     assert second["result"].ok, f"{name} failed on the second smoke run:\n{second['result'].error}"
     texts_1, texts_2 = _checked_texts(first["nb"]), _checked_texts(second["nb"])
     assert texts_1, f"the {CHECK_TAG} cells of {name} printed nothing to compare"
