@@ -11,6 +11,7 @@ import torch
 
 from course_lib import landscapes
 from course_lib.compare import run_grid
+from course_lib.experiments import adaptive as xa
 from course_lib.plots.adaptive import plot_bias_correction, plot_race, plot_seed_spread
 from course_lib.widgets import adaptive as wa
 
@@ -19,7 +20,7 @@ from course_lib.widgets import adaptive as wa
     ("beta1", "beta2"), [(0.9, 0.999), (0.5, 0.99), (0.0, 0.9), (0.99, 0.9999)]
 )
 def test_bias_correction_removes_the_zero_start_exactly_for_a_constant_gradient(beta1, beta2):
-    r = wa.bias_correction(beta1, beta2, steps=40, g=-2.0)
+    r = xa.bias_correction(beta1, beta2, steps=40, g=-2.0)
     t = np.arange(1, 41)
     np.testing.assert_allclose(r.m, (1 - beta1**t) * -2.0, rtol=1e-12)
     np.testing.assert_allclose(r.v, (1 - beta2**t) * 4.0, rtol=1e-12)
@@ -31,7 +32,7 @@ def test_bias_correction_removes_the_zero_start_exactly_for_a_constant_gradient(
 
 def test_bias_correction_matches_adam_first_steps():
     """The corrected step is exactly torch's Adam step on f(θ) = g·θ."""
-    r = wa.bias_correction(0.8, 0.95, steps=5, gradient="noisy", g=0.5, noise=2.0, seed=3, lr=0.1)
+    r = xa.bias_correction(0.8, 0.95, steps=5, gradient="noisy", g=0.5, noise=2.0, seed=3, lr=0.1)
     theta = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
     opt = torch.optim.Adam([theta], lr=0.1, betas=(0.8, 0.95), eps=1e-8)
     for i, g in enumerate(r.g):
@@ -43,9 +44,9 @@ def test_bias_correction_matches_adam_first_steps():
 
 
 def test_bias_correction_noise_is_seeded():
-    a = wa.bias_correction(gradient="noisy", steps=10, seed=1)
-    b = wa.bias_correction(gradient="noisy", steps=10, seed=1)
-    c = wa.bias_correction(gradient="noisy", steps=10, seed=2)
+    a = xa.bias_correction(gradient="noisy", steps=10, seed=1)
+    b = xa.bias_correction(gradient="noisy", steps=10, seed=1)
+    c = xa.bias_correction(gradient="noisy", steps=10, seed=2)
     np.testing.assert_array_equal(a.g, b.g)
     assert not np.array_equal(a.g, c.g)
     assert "first step" in a.status()
@@ -64,13 +65,13 @@ def test_bias_correction_noise_is_seeded():
 )
 def test_bias_correction_rejects_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):
-        wa.bias_correction(**kwargs)
+        xa.bias_correction(**kwargs)
 
 
 def test_sgd_and_momentum_do_not_notice_a_rotation_but_adagrad_does():
     names = ["SGD", "Momentum", "Adagrad", "RMSprop"]
-    aligned = wa.race("quadratic", names, steps=100)
-    rotated = wa.race("rotated quadratic", names, steps=100)
+    aligned = xa.race("quadratic", names, steps=100)
+    rotated = xa.race("rotated quadratic", names, steps=100)
     for name in ("SGD", "Momentum"):
         np.testing.assert_allclose(
             aligned.trajectories[name].losses,
@@ -85,7 +86,7 @@ def test_sgd_and_momentum_do_not_notice_a_rotation_but_adagrad_does():
 
 
 def test_race_reports_divergence_without_raising():
-    r = wa.race("rosenbrock", ["SGD", "Adam"], lr_scale=10.0, steps=100)
+    r = xa.race("rosenbrock", ["SGD", "Adam"], lr_scale=10.0, steps=100)
     assert r.diverged() == ["SGD"]
     assert r.trajectories["SGD"].diverged_at is not None
     assert r.final_gap("SGD") == math.inf
@@ -95,11 +96,11 @@ def test_race_reports_divergence_without_raising():
 
 def test_race_uses_explicit_rates_and_any_landscape():
     q = landscapes.quadratic(4.0)
-    r = wa.race(q, ["SGD"], {"SGD": 0.5}, lr_scale=2.0, steps=20)
+    r = xa.race(q, ["SGD"], {"SGD": 0.5}, lr_scale=2.0, steps=20)
     assert r.lrs == {"SGD": 1.0}
     assert r.landscape is q
     with pytest.raises(ValueError, match="lrs must give a rate for 'Adam'"):
-        wa.race(q, ["Adam"], steps=5)
+        xa.race(q, ["Adam"], steps=5)
 
 
 @pytest.mark.parametrize(
@@ -127,45 +128,45 @@ def test_race_uses_explicit_rates_and_any_landscape():
 )
 def test_race_rejects_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
-        wa.race(*args, **kwargs)
+        xa.race(*args, **kwargs)
 
 
 def test_default_rates_cover_every_landscape_and_optimizer_and_do_not_diverge():
-    assert set(wa.DEFAULT_LRS) == set(wa.LANDSCAPES)
-    for name, rates in wa.DEFAULT_LRS.items():
-        assert set(rates) == set(wa.OPTIMIZERS), name
-        r = wa.race(name, list(wa.OPTIMIZERS), steps=60)
+    assert set(xa.DEFAULT_LRS) == set(xa.RACE_LANDSCAPES)
+    for name, rates in xa.DEFAULT_LRS.items():
+        assert set(rates) == set(xa.RACE_OPTIMIZERS), name
+        r = xa.race(name, list(xa.RACE_OPTIMIZERS), steps=60)
         assert r.diverged() == [], (name, r.status())
 
 
 def test_tune_race_lrs_picks_the_fastest_stable_rate():
-    best = wa.tune_race_lrs("quadratic", ["SGD"], [0.1, 1.0, 3.0], steps=50)
+    best = xa.tune_race_lrs("quadratic", ["SGD"], [0.1, 1.0, 3.0], steps=50)
     assert best == {"SGD": 1.0}  # 3.0 > 2/L diverges, 0.1 is slow
     with pytest.raises(ValueError, match="at least one rate"):
-        wa.tune_race_lrs("quadratic", ["SGD"], [])
+        xa.tune_race_lrs("quadratic", ["SGD"], [])
 
 
 def test_make_optimizer_builds_the_named_variant():
     p = torch.nn.Parameter(torch.zeros(2))
-    assert wa.make_optimizer("AMSGrad", [p], 0.1).defaults["amsgrad"] is True
-    assert wa.make_optimizer("Momentum", [p], 0.1).defaults["momentum"] == 0.9
-    assert type(wa.make_optimizer("NAdam", [p], 0.1)).__name__ == "NAdam"
+    assert xa.make_race_optimizer("AMSGrad", [p], 0.1).defaults["amsgrad"] is True
+    assert xa.make_race_optimizer("Momentum", [p], 0.1).defaults["momentum"] == 0.9
+    assert type(xa.make_race_optimizer("NAdam", [p], 0.1)).__name__ == "NAdam"
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        wa.make_optimizer("Lion", [p], 0.1)
+        xa.make_race_optimizer("Lion", [p], 0.1)
 
 
 def test_online_counterexample_adam_fails_and_amsgrad_converges():
-    adam = wa.online_counterexample(False, steps=900)
-    ams = wa.online_counterexample(True, steps=900)
+    adam = xa.online_counterexample(False, steps=900)
+    ams = xa.online_counterexample(True, steps=900)
     assert adam.x[-1] == 1.0 and ams.x[-1] < -0.9
     assert adam.average_regret > 0.5 and ams.average_regret < 0.1
     assert np.all(np.abs(adam.x) <= 1.0)
     with pytest.raises(ValueError, match="C must be a finite number > 2"):
-        wa.online_counterexample(True, C=2.0)
+        xa.online_counterexample(True, C=2.0)
 
 
 def test_race_explorer_updates_result_and_reports_divergence():
-    w = wa.RaceExplorer(landscape="rosenbrock", optimizers=("SGD", "Adam"), display_figure=False)
+    w = wa.RaceExplorer(landscape="rosenbrock", optimizers=("SGD", "Adam"), draw=False)
     assert w.result.diverged() == []
     w.lr_scale_slider.value = 10.0
     assert w.result.diverged() == ["SGD"]
@@ -197,39 +198,37 @@ def test_explorers_draw_their_figure_into_the_image_and_close_it():
     assert plt.get_fignums() == open_before  # every drawn figure was closed
 
 
-def test_explorers_without_display_figure_leave_the_image_empty():
-    race = wa.RaceExplorer(optimizers=("SGD",), steps=20, display_figure=False)
-    bias = wa.BiasCorrectionExplorer(steps=10, display_figure=False)
+def test_explorers_without_draw_leave_the_image_empty():
+    race = wa.RaceExplorer(optimizers=("SGD",), steps=20, draw=False)
+    bias = wa.BiasCorrectionExplorer(steps=10, draw=False)
     assert race.figure.value == b"" and bias.figure.value == b""
 
 
 def test_explorers_report_a_drawing_error_in_the_status_instead_of_raising(monkeypatch):
-    import course_lib.plots.adaptive as plots
-
     def broken(result):
         plt.figure()
         raise RuntimeError("no canvas")
 
-    monkeypatch.setattr(plots, "plot_race", broken)
-    monkeypatch.setattr(plots, "plot_bias_correction", broken)
+    monkeypatch.setattr(wa, "plot_race", broken)
+    monkeypatch.setattr(wa, "plot_bias_correction", broken)
     race = wa.RaceExplorer(optimizers=("SGD",), steps=20)
     assert race.result is not None and race.figure.value == b""
-    assert "Could not draw: RuntimeError: no canvas" in race.status.value
+    assert "<b>error:</b> RuntimeError: no canvas" in race.status.value
     bias = wa.BiasCorrectionExplorer(steps=10)
-    assert "Could not draw: RuntimeError: no canvas" in bias.status.value
+    assert "<b>error:</b> RuntimeError: no canvas" in bias.status.value
     assert "first step" in bias.status.value
     plt.close("all")
 
 
 def test_race_explorer_rejects_bad_construction():
     with pytest.raises(ValueError, match="landscape must be one of"):
-        wa.RaceExplorer(landscape="hills", display_figure=False)
+        wa.RaceExplorer(landscape="hills", draw=False)
     with pytest.raises(ValueError, match="steps must be an integer"):
-        wa.RaceExplorer(steps=5, display_figure=False)
+        wa.RaceExplorer(steps=5, draw=False)
 
 
 def test_bias_correction_explorer_follows_its_controls():
-    w = wa.BiasCorrectionExplorer(display_figure=False)
+    w = wa.BiasCorrectionExplorer(draw=False)
     assert w.result.first_step_ratio == pytest.approx(0.1 / math.sqrt(0.001), rel=1e-6)
     w.beta2_slider.value = 0.99
     assert w.result.first_step_ratio == pytest.approx(1.0, rel=1e-6)
@@ -245,9 +244,9 @@ def test_bias_correction_explorer_follows_its_controls():
 
 
 def test_plots_return_figures_and_axes():
-    fig = plot_race(wa.race("saddle", ["SGD", "Adam"], steps=20))
+    fig = plot_race(xa.race("saddle", ["SGD", "Adam"], steps=20))
     assert len(fig.axes) == 2
-    fig2 = plot_bias_correction(wa.bias_correction(steps=10))
+    fig2 = plot_bias_correction(xa.bias_correction(steps=10))
     assert len(fig2.axes) == 3
     table = run_grid({"a": lambda s: {"acc": 0.5 + 0.01 * s}, "b": lambda s: {"acc": 0.6}}, [0, 1])
     ax = plot_seed_spread(table, "acc")
@@ -258,7 +257,7 @@ def test_plots_return_figures_and_axes():
 
 
 def test_amsgrad_rate_grows_in_torch_while_the_maximum_holds_but_not_in_algorithm_2():
-    r = wa.amsgrad_rates(4000, beta2=0.999, g_first=1.0, g_rest=0.01)
+    r = xa.amsgrad_rates(4000, beta2=0.999, g_first=1.0, g_rest=0.01)
     assert r.matches_torch
     assert np.all(r.v_max == r.v_max[0]) and r.v_max[0] == pytest.approx(1e-3, rel=1e-12)
     t = np.arange(1, 4001)
@@ -275,12 +274,12 @@ def test_amsgrad_rate_grows_in_torch_while_the_maximum_holds_but_not_in_algorith
 
 def test_amsgrad_rates_follow_a_new_maximum_and_check_the_optimizer():
     # A later gradient larger than the first raises v_max: the rate drops at that step.
-    r = wa.amsgrad_rates(50, g_first=0.01, g_rest=1.0, check=50)
+    r = xa.amsgrad_rates(50, g_first=0.01, g_rest=1.0, check=50)
     assert r.matches_torch and np.all(np.diff(r.v_max) >= 0) and r.v_max[-1] > r.v_max[0]
     with pytest.raises(ValueError, match="steps"):
-        wa.amsgrad_rates(1)
+        xa.amsgrad_rates(1)
     with pytest.raises(ValueError, match="beta2"):
-        wa.amsgrad_rates(10, beta2=1.0)
+        xa.amsgrad_rates(10, beta2=1.0)
 
 
 @pytest.mark.parametrize(("error", "label"), [("std", "± 1 std"), ("minmax", "min to max")])

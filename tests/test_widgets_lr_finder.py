@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from course_lib import lr_finder
+from course_lib.experiments import lr_finder as xl
 from course_lib.lr_finder import suggest_lrs
+from course_lib.plots import training as pt
 from course_lib.widgets import lr_finder as wl
 
 
@@ -15,20 +17,20 @@ def test_steepest_before_minimum_ignores_a_fall_after_the_blow_up():
     curve += [curve[-1] - 1.5 * (k + 1) for k in range(10)]  # a steep fall after the blow-up
     anywhere = suggest_lrs(lrs, curve, skip_start=0, skip_end=0)["steepest"]
     assert np.log10(anywhere) > 0.5  # the plain reading lands in the fall after the blow-up
-    before = wl.steepest_before_minimum(lrs, curve, skip_start=0)
+    before = lr_finder.steepest_before_minimum(lrs, curve, skip_start=0)
     assert np.isclose(np.log10(before), -2.0, atol=0.1)
-    assert wl.steepest_before_minimum(lrs[:2], curve[:2]) is None
-    assert wl.steepest_before_minimum is lr_finder.steepest_before_minimum  # one definition
+    assert lr_finder.steepest_before_minimum(lrs[:2], curve[:2]) is None
+    assert lr_finder.steepest_before_minimum is lr_finder.steepest_before_minimum  # one definition
 
 
 def test_a_diverging_sweep_stops_early_and_says_so():
-    r = wl.compute_lr_finder("SGD", "logreg", num_iter=50, start_lr=1e-4, end_lr=1e3)
+    r = xl.compute_lr_finder("SGD", "logreg", num_iter=50, start_lr=1e-4, end_lr=1e3)
     assert r.stopped_early and r.result.diverged
     assert len(r.result.lrs) < 50 and r.status.startswith("stopped at step")
 
 
 def test_the_reading_marks_the_minimum_and_the_suggestions():
-    r = wl.compute_lr_finder("AdamW", "logreg", num_iter=60)
+    r = xl.compute_lr_finder("AdamW", "logreg", num_iter=60)
     res = r.result
     assert r.lr_at_min == res.lrs[int(np.argmin(res.smoothed))]
     assert sorted(res.suggestions) == ["min_over_10", "steepest", "valley"]
@@ -50,7 +52,7 @@ def test_the_reading_marks_the_minimum_and_the_suggestions():
 )
 def test_bad_arguments_raise_clear_errors(kwargs, error, text):
     with pytest.raises(error, match=text):
-        wl.compute_lr_finder(**kwargs)
+        xl.compute_lr_finder(**kwargs)
 
 
 def test_explorer_reruns_when_the_optimizer_changes():
@@ -84,7 +86,7 @@ def test_explorer_never_raises_and_shows_the_error(monkeypatch):
 def test_draw_lr_finder_returns_a_figure_with_the_readings():
     import matplotlib.pyplot as plt
 
-    fig = wl.draw_lr_finder(wl.compute_lr_finder("Adam", "logreg", num_iter=40))
+    fig = pt.draw_lr_finder(xl.compute_lr_finder("Adam", "logreg", num_iter=40))
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert "minimum" in labels and any(label.startswith("steepest descent") for label in labels)
     plt.close(fig)

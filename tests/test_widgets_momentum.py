@@ -9,6 +9,8 @@ import torch
 
 import course_lib.optim
 from course_lib import landscapes as ls
+from course_lib.experiments import momentum as xm
+from course_lib.plots import landscapes as lp
 from course_lib.widgets import momentum as mw
 
 
@@ -57,7 +59,7 @@ def test_divergence_predicted_by_the_rate_happens():
     for nesterov in (False, True):
         rate = ls.momentum_rate(2.5, 0.1, (1.0, 0.1), nesterov=nesterov)
         assert rate > 1
-        r = mw.compute_momentum(2.5, 0.1, nesterov, 10.0, steps=300)
+        r = xm.compute_momentum(2.5, 0.1, nesterov, 10.0, steps=300)
         assert r.trajectory.diverged and "diverged at step" in r.status
 
 
@@ -68,7 +70,7 @@ def test_closed_form_optima_minimise_the_phase_diagram(kappa):
         assert ls.momentum_rate(lr, mom, (1.0, 1 / kappa), nesterov=nesterov) == pytest.approx(
             rate, abs=1e-6
         )
-        d = mw.phase_diagram(kappa, nesterov=nesterov, n_lr=300, n_momentum=300)
+        d = xm.phase_diagram(kappa, nesterov=nesterov, n_lr=300, n_momentum=300)
         assert d.rates.min() >= rate - 1e-6
         assert d.best[2] == pytest.approx(rate, abs=0.01)
     lr, mom, rate = ls.momentum_optimal(1.0, kappa)
@@ -86,7 +88,7 @@ def test_measured_rate_at_the_optimum_matches_sqrt_momentum():
 
 
 def test_heavy_ball_stability_region_is_lr_L_below_two_times_one_plus_momentum():
-    d = mw.phase_diagram(10.0, n_lr=120, n_momentum=120)
+    d = xm.phase_diagram(10.0, n_lr=120, n_momentum=120)
     G, M = np.meshgrid(d.lrs, d.momentums)
     margin = np.abs(G * 1.0 - 2 * (1 + M)) > 0.05
     assert np.array_equal((d.rates < 1)[margin], (G < 2 * (1 + M))[margin])
@@ -95,38 +97,38 @@ def test_heavy_ball_stability_region_is_lr_L_below_two_times_one_plus_momentum()
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize(("kappa", "L"), [(10.0, 1.0), (100.0, 1.0), (30.0, 2.5)])
 def test_stable_lr_limit_separates_converging_from_diverging_grid_points(nesterov, kappa, L):
-    d = mw.phase_diagram(kappa, L=L, nesterov=nesterov, n_lr=150, n_momentum=150)
+    d = xm.phase_diagram(kappa, L=L, nesterov=nesterov, n_lr=150, n_momentum=150)
     G, M = np.meshgrid(d.lrs, d.momentums)
-    limit = mw.stable_lr_limit(M, L=L, nesterov=nesterov)
+    limit = xm.stable_lr_limit(M, L=L, nesterov=nesterov)
     clear = np.abs(G / limit - 1) > 0.01
     assert clear.mean() > 0.95
     assert np.array_equal((d.rates < 1)[clear], (G < limit)[clear])
     # just inside the limit the rate is below 1, just outside above
     for mu in (0.0, 0.3, 0.9):
-        edge = float(mw.stable_lr_limit(mu, L=L, nesterov=nesterov))
+        edge = float(xm.stable_lr_limit(mu, L=L, nesterov=nesterov))
         eig = (L, L / kappa)
         assert ls.momentum_rate(0.999 * edge, mu, eig, nesterov=nesterov) < 1
         assert ls.momentum_rate(1.001 * edge, mu, eig, nesterov=nesterov) > 1
 
 
 def test_stable_lr_limit_values_and_bad_input():
-    assert mw.stable_lr_limit(0.0) == 2.0 and mw.stable_lr_limit(0.0, nesterov=True) == 2.0
-    assert mw.stable_lr_limit(0.5, L=2.0) == pytest.approx(1.5)
-    assert mw.stable_lr_limit(0.5, nesterov=True) == pytest.approx(1.5)
-    assert mw.stable_lr_limit(np.array([0.0, 0.999])).shape == (2,)
+    assert xm.stable_lr_limit(0.0) == 2.0 and xm.stable_lr_limit(0.0, nesterov=True) == 2.0
+    assert xm.stable_lr_limit(0.5, L=2.0) == pytest.approx(1.5)
+    assert xm.stable_lr_limit(0.5, nesterov=True) == pytest.approx(1.5)
+    assert xm.stable_lr_limit(np.array([0.0, 0.999])).shape == (2,)
     with pytest.raises(ValueError, match=r"momentum must be finite numbers in \[0, 1\)"):
-        mw.stable_lr_limit(1.0)
+        xm.stable_lr_limit(1.0)
     with pytest.raises(ValueError, match="L must be"):
-        mw.stable_lr_limit(0.5, L=0.0)
+        xm.stable_lr_limit(0.5, L=0.0)
 
 
 def test_best_point_label_is_boxed_and_inside_the_panel():
     import matplotlib.pyplot as plt
 
     for nesterov in (False, True):
-        d = mw.phase_diagram(100.0, nesterov=nesterov, n_lr=60, n_momentum=60)
+        d = xm.phase_diagram(100.0, nesterov=nesterov, n_lr=60, n_momentum=60)
         fig, ax = plt.subplots()
-        mw.draw_phase_diagram(d, ax, colorbar=False)
+        lp.draw_phase_diagram(d, ax, colorbar=False)
         fig.canvas.draw()
         (label,) = [t for t in ax.texts if t.get_text().startswith("best")]
         assert f"{d.best[2]:.3f}" in label.get_text()
@@ -153,12 +155,12 @@ def test_pytorch_nesterov_iterates_are_the_look_ahead_points_of_sutskevers_form(
 
 
 def test_compute_momentum_handles_nesterov_without_momentum_and_bad_input():
-    r = mw.compute_momentum(1.0, 0.0, True, 10.0, steps=20)
+    r = xm.compute_momentum(1.0, 0.0, True, 10.0, steps=20)
     assert not r.nesterov and r.rate == pytest.approx(0.9)
     with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1.0"):
-        mw.compute_momentum(1.0, 1.0)
+        xm.compute_momentum(1.0, 1.0)
     with pytest.raises(ValueError, match="n_lr must be an integer >= 2"):
-        mw.phase_diagram(n_lr=1)
+        xm.phase_diagram(n_lr=1)
     with pytest.raises(ValueError, match="momentum must be finite number"):
         ls.momentum_rate(1.0, -0.5, (1.0,))
     with pytest.raises(TypeError, match="nesterov must be True or False"):
@@ -194,8 +196,8 @@ def test_explorer_controls_drive_the_result_and_never_raise():
 def test_explorer_draws_three_panels():
     import matplotlib.pyplot as plt
 
-    r = mw.compute_momentum(0.5, 0.9, True, 100.0, steps=30, grid=40)
-    fig = mw.draw_momentum(r)
+    r = xm.compute_momentum(0.5, 0.9, True, 100.0, steps=30, grid=40)
+    fig = lp.draw_momentum(r)
     assert len(fig.axes) == 4  # three panels and the colour bar
     plt.close(fig)
     w = mw.MomentumExplorer(steps=20)

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from course_lib import schedules as S
+from course_lib.experiments import schedules as xs
+from course_lib.plots import schedules as ps
 from course_lib.widgets import schedules as ws
 
 matplotlib.use("Agg")  # tests only; notebooks never set a backend
@@ -18,7 +20,7 @@ def torch_lrs(name, steps, **params):
     """The lr each of ``steps`` optimizer steps uses under torch's scheduler (None: constant)."""
     w = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([w], lr=123.0)
-    sched = ws.make_torch_scheduler(name, opt, steps, **params)
+    sched = xs.make_torch_scheduler(name, opt, steps, **params)
     lrs = []
     for k in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
@@ -49,35 +51,35 @@ VARIANTS = [
 
 @pytest.mark.parametrize(("name", "steps", "params"), VARIANTS, ids=lambda v: str(v))
 def test_designer_curve_equals_the_learning_rates_of_torchs_scheduler(name, steps, params):
-    r = ws.compute_schedule(name, steps, **params)
+    r = xs.compute_schedule(name, steps, **params)
     assert r.ok, r.status
     expected = torch_lrs(name, steps, **params)
     assert r.values.shape == expected.shape == (steps,)
     np.testing.assert_allclose(r.values, expected, rtol=1e-10, atol=1e-15)
-    assert ws.SCHEDULES[name].torch_name.split("(")[0] in r.torch_code or "no scheduler" in (
-        r.torch_code
-    )
+    assert xs.SCHEDULE_CATALOGUE[name].torch_name.split("(")[
+        0
+    ] in r.torch_code or "no scheduler" in (r.torch_code)
 
 
-@pytest.mark.parametrize("name", list(ws.SCHEDULES))
+@pytest.mark.parametrize("name", list(xs.SCHEDULE_CATALOGUE))
 def test_defaults_give_a_valid_curve_of_the_pure_schedule(name):
-    r = ws.compute_schedule(name)
+    r = xs.compute_schedule(name)
     assert r.ok and r.steps == 100 and r.status.startswith("100 steps: start")
     np.testing.assert_array_equal(r.t, np.arange(100))
     np.testing.assert_array_equal(r.values, S.curve(r.schedule, 100))
     assert r.label.startswith(f"{name}(") and set(r.params) == {
-        p.name for p in ws.SCHEDULES[name].params
+        p.name for p in xs.SCHEDULE_CATALOGUE[name].params
     }
 
 
-@pytest.mark.parametrize("name", list(ws.SCHEDULES))
+@pytest.mark.parametrize("name", list(xs.SCHEDULE_CATALOGUE))
 def test_no_combination_of_control_extremes_raises(name):
-    spec = ws.SCHEDULES[name]
+    spec = xs.SCHEDULE_CATALOGUE[name]
     grids = [p.extremes() for p in spec.params]
     for steps in (10, 300):
         for combo in itertools.product(*grids):
             params = dict(zip((p.name for p in spec.params), combo))
-            r = ws.compute_schedule(name, steps, **params)
+            r = xs.compute_schedule(name, steps, **params)
             if r.ok:
                 assert r.values.shape == (steps,) and np.all(np.isfinite(r.values))
             else:
@@ -98,22 +100,22 @@ def test_no_combination_of_control_extremes_raises(name):
     ],
 )
 def test_invalid_combinations_report_the_reason_instead_of_raising(name, steps, params, message):
-    r = ws.compute_schedule(name, steps, **params)
+    r = xs.compute_schedule(name, steps, **params)
     assert not r.ok and r.status.startswith("invalid: ") and message in r.status
     assert r.values.size == 0 and r.t.size == 0 and r.torch_code == ""
 
 
 def test_programming_errors_still_raise():
     with pytest.raises(ValueError, match="name must be one of"):
-        ws.compute_schedule("cosine annealing")
+        xs.compute_schedule("cosine annealing")
     with pytest.raises(ValueError, match=r"unknown argument\(s\) \['T_max'\]"):
-        ws.compute_schedule("step", T_max=10)
+        xs.compute_schedule("step", T_max=10)
     with pytest.raises(ValueError, match="kind must be one of"):
-        ws.Param("x", "slider", 1.0)
+        xs.Param("x", "slider", 1.0)
 
 
 def test_status_reports_the_peak_its_step_the_final_value_and_the_mean():
-    r = ws.compute_schedule("one-cycle", 100, max_lr=0.1)
+    r = xs.compute_schedule("one-cycle", 100, max_lr=0.1)
     assert int(np.argmax(r.values)) == 29  # pct_start * T - 1
     assert "peak 0.1 at step 29" in r.status
     assert f"mean {r.values.mean():.3g}" in r.status and f"final {r.values[-1]:.3g}" in r.status
@@ -123,28 +125,33 @@ def _build_falling(steps, lr):
     return S.Linear(lr, -lr, steps - 1)
 
 
+def _no_kwargs(steps, params, schedule):
+    return {}
+
+
 def test_a_negative_rate_is_flagged(monkeypatch):
-    assert all("NEGATIVE" not in ws.compute_schedule(n).status for n in ws.SCHEDULES)
-    spec = ws.ScheduleSpec("falling", "LambdaLR", (ws._LR,), _build_falling, "lr", "test only")
-    monkeypatch.setitem(ws.SCHEDULES, "falling", spec)
-    r = ws.compute_schedule("falling", 11)
+    assert all("NEGATIVE" not in xs.compute_schedule(n).status for n in xs.SCHEDULE_CATALOGUE)
+    lr = xs.Param("lr", "log", 0.1, 1e-4, 1.0, 0.1)
+    spec = xs.ScheduleSpec("falling", (lr,), _build_falling, None, _no_kwargs, "lr", "test only")
+    monkeypatch.setitem(xs.SCHEDULE_CATALOGUE, "falling", spec)
+    r = xs.compute_schedule("falling", 11)
     assert r.ok and "NEGATIVE learning rate from step 6" in r.status
 
 
 def test_make_torch_scheduler_sets_the_base_lr_and_returns_none_for_constant():
     w = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([w], lr=5.0)
-    assert ws.make_torch_scheduler("constant", opt, lr=0.2) is None
+    assert xs.make_torch_scheduler("constant", opt, lr=0.2) is None
     assert opt.param_groups[0]["lr"] == 0.2
     with pytest.raises(ValueError, match="strictly increasing"):
-        ws.make_torch_scheduler("multistep", opt, milestone_1=5, milestone_2=5)
+        xs.make_torch_scheduler("multistep", opt, milestone_1=5, milestone_2=5)
 
 
 def test_designer_switches_schedule_rebuilds_controls_and_updates_the_result():
     w = ws.ScheduleDesigner(draw=False)
     assert w.result.ok and w.result.name == "cosine"
     w.schedule_dropdown.value = "one-cycle"
-    assert list(w.sliders) == [p.name for p in ws.SCHEDULES["one-cycle"].params]
+    assert list(w.sliders) == [p.name for p in xs.SCHEDULE_CATALOGUE["one-cycle"].params]
     assert tuple(w.params_box.children) == tuple(w.sliders.values())
     w.sliders["pct_start"].value = 0.5
     w.steps_slider.value = 200
@@ -197,7 +204,7 @@ def test_designer_reports_a_drawing_error_in_the_status(monkeypatch):
     monkeypatch.setattr(ws, "draw_schedules", broken)
     w = ws.ScheduleDesigner("cosine", steps=50, draw=True)
     assert w.result.ok and w.figure.value == b""
-    assert "could not draw:</b> RuntimeError: no canvas" in w.status.value
+    assert "<b>error:</b> RuntimeError: no canvas" in w.status.value
     w.steps_slider.value = 60
     assert w.result.steps == 60 and "no canvas" in w.status.value
     plt.close("all")
@@ -210,10 +217,10 @@ def test_designer_without_draw_leaves_the_image_empty():
 def test_draw_schedules_draws_overlay_and_current_thicker_and_log_axis():
     import matplotlib.pyplot as plt
 
-    a = ws.compute_schedule("step", 100)
-    b = ws.compute_schedule("cosine", 100, eta_min=0.001)
-    bad = ws.compute_schedule("multistep", 100, milestone_1=80, milestone_2=10)
-    fig = ws.draw_schedules(b, [a, bad], log=True)
+    a = xs.compute_schedule("step", 100)
+    b = xs.compute_schedule("cosine", 100, eta_min=0.001)
+    bad = xs.compute_schedule("multistep", 100, milestone_1=80, milestone_2=10)
+    fig = ps.draw_schedules(b, [a, bad], log=True)
     ax = fig.axes[0]
     curves = [ln for ln in ax.get_lines() if ln.get_gid() is None]
     assert [ln.get_label() for ln in curves] == [a.label, b.label]
@@ -224,11 +231,11 @@ def test_draw_schedules_draws_overlay_and_current_thicker_and_log_axis():
     fig.canvas.draw()  # the long labels sit below the axes, not over the curves
     assert legend.get_window_extent().y1 < ax.get_window_extent().y0
     plt.close(fig)
-    fig = ws.draw_schedules(None, [])
+    fig = ps.draw_schedules(None, [])
     assert "nothing to draw" in fig.axes[0].texts[0].get_text()
     plt.close(fig)
-    zero = ws.compute_schedule("polynomial", 100, total_iters=50)  # reaches 0: no log axis
-    fig = ws.draw_schedules(zero, [], log=True)
+    zero = xs.compute_schedule("polynomial", 100, total_iters=50)  # reaches 0: no log axis
+    fig = ps.draw_schedules(zero, [], log=True)
     assert fig.axes[0].get_yscale() == "linear"
     plt.close(fig)
     assert zero.values[50] == 0.0 and math.isclose(zero.values[25], 0.05)

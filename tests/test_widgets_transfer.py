@@ -5,11 +5,13 @@ import math
 import ipywidgets as widgets
 import pytest
 
+from course_lib.experiments import transfer as xt
+from course_lib.plots import training as pt
 from course_lib.widgets import transfer as wt
 
 
 def test_recipe_rates_fine_tune_well_and_record_a_curve():
-    r = wt.compute_transfer(1e-3, 1e-2, epochs=4)
+    r = xt.compute_transfer(1e-3, 1e-2, epochs=4)
     assert not r.diverged and not r.failed and r.diverged_epoch is None
     assert len(r.test_acc_per_epoch) == 5 and len(r.train_loss) == 4
     assert r.test_acc == r.test_acc_per_epoch[-1] > 0.5
@@ -17,21 +19,21 @@ def test_recipe_rates_fine_tune_well_and_record_a_curve():
 
 
 def test_huge_rates_are_reported_as_diverged_not_raised():
-    r = wt.compute_transfer(10.0, 10.0, epochs=3)
+    r = xt.compute_transfer(10.0, 10.0, epochs=3)
     assert r.diverged and r.failed and r.diverged_epoch == 0
-    assert r.train_loss[0] > wt.BLOWUP * math.log(10) or not math.isfinite(r.train_loss[0])
+    assert r.train_loss[0] > xt.BLOWUP * math.log(10) or not math.isfinite(r.train_loss[0])
     assert r.status.startswith("diverged at epoch 0")
 
 
 def test_a_backbone_rate_far_too_high_ends_at_chance():
-    r = wt.compute_transfer(1.0, 1e-2, epochs=4)
+    r = xt.compute_transfer(1.0, 1e-2, epochs=4)
     assert r.failed and r.test_acc < 0.2
     assert "diverged" in r.status or r.status.startswith("did not learn")
 
 
 def test_compute_transfer_is_deterministic_for_a_seed():
-    a = wt.compute_transfer(1e-3, 1e-2, epochs=2, seed=1)
-    b = wt.compute_transfer(1e-3, 1e-2, epochs=2, seed=1)
+    a = xt.compute_transfer(1e-3, 1e-2, epochs=2, seed=1)
+    b = xt.compute_transfer(1e-3, 1e-2, epochs=2, seed=1)
     assert a == b
 
 
@@ -47,7 +49,7 @@ def test_compute_transfer_is_deterministic_for_a_seed():
 )
 def test_bad_arguments_raise_clear_errors(kwargs, error, text):
     with pytest.raises(error, match=text):
-        wt.compute_transfer(**kwargs)
+        xt.compute_transfer(**kwargs)
 
 
 def test_explorer_recomputes_when_a_slider_moves():
@@ -88,6 +90,6 @@ def test_explorer_rejects_bad_initial_values():
 def test_draw_transfer_plots_accuracy_and_loss():
     import matplotlib.pyplot as plt
 
-    fig = wt.draw_transfer(wt.compute_transfer(10.0, 10.0, epochs=2))
+    fig = pt.draw_transfer(xt.compute_transfer(10.0, 10.0, epochs=2))
     assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
     plt.close(fig)

@@ -1,6 +1,6 @@
 """Plots of notebooks 03 and 04: optimizer races, Adam's bias correction, results over seeds.
 
-- :func:`plot_race`: the paths of a :class:`~course_lib.widgets.adaptive.RaceResult` on the contours,
+- :func:`plot_race`: the paths of a :class:`~course_lib.experiments.adaptive.RaceResult` on the contours,
   next to :math:`f(\\theta_t) - f^*` per step (log scale).
 - :func:`plot_bias_correction`: :math:`m_t, \\hat m_t`, then :math:`v_t, \\hat v_t`, then the step
   sizes with and without correction, over the first steps.
@@ -10,7 +10,7 @@
 
 matplotlib is imported inside the functions.
 
-    >>> from course_lib.widgets.adaptive import bias_correction
+    >>> from course_lib.experiments.adaptive import bias_correction
     >>> fig = plot_bias_correction(bias_correction(steps=20))
     >>> len(fig.axes)
     3
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from course_lib._validation import check_choice
+from course_lib.plots.figure import axes_or_new, figure_with_axes
 from course_lib.plots.landscapes import plot_losses, plot_trajectories
 
 __all__ = ["plot_bias_correction", "plot_race", "plot_seed_spread"]
@@ -32,16 +33,14 @@ def plot_race(result, *, figsize=(11.0, 4.2), markers: bool = False):
     """Paths on the contours (left) and :math:`f(\\theta_t) - f^*` per step (right) of a race.
 
     Args:
-        result: a :class:`~course_lib.widgets.adaptive.RaceResult`.
+        result: a :class:`~course_lib.experiments.adaptive.RaceResult`.
         figsize: figure size in inches.
         markers: a dot at every iterate.
 
     Returns:
         The matplotlib ``Figure``.
     """
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=figsize)
+    fig, (ax1, ax2) = figure_with_axes(None, 2, figsize)
     runs = result.labelled()
     plot_trajectories(result.landscape, runs, ax1, markers=markers, legend=False)
     plot_losses(runs, ax2, f_min=result.f_min)
@@ -60,9 +59,7 @@ def plot_bias_correction(result, *, figsize=(12.0, 3.6)):
     Returns:
         The matplotlib ``Figure``.
     """
-    import matplotlib.pyplot as plt
-
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=figsize)
+    fig, (a1, a2, a3) = figure_with_axes(None, 3, figsize)
     t = result.t
     a1.plot(t, result.g, color="0.7", lw=1, label="$g_t$")
     a1.plot(t, result.m, label="$m_t$ (raw)")
@@ -127,10 +124,7 @@ def plot_seed_spread(
     configs = table.configs if configs is None else list(configs)
     for c in configs:
         check_choice("configs[]", c, table.configs)
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(configs) + 1.5), 3.4))
+    ax = axes_or_new(ax, figsize=(max(4.0, 1.1 * len(configs) + 1.5), 3.4))
     summary = table.summary([metric])
     error_label = "error bar: ± 1 std" if error == "std" else "error bar: min to max"
     for i, c in enumerate(configs):

@@ -24,14 +24,23 @@ matplotlib is imported inside the functions, so importing this module is cheap.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course_lib._validation import check_bool, check_choice, check_int, check_number
 from course_lib.landscapes import Landscape, Trajectory
+from course_lib.plots.figure import axes_or_new, figure_with_axes
+
+if TYPE_CHECKING:
+    from course_lib.experiments.gd import GDResult
+    from course_lib.experiments.momentum import MomentumResult, PhaseDiagram
 
 __all__ = [
     "contour_levels",
+    "draw_gd",
+    "draw_momentum",
+    "draw_phase_diagram",
     "plot_contours",
     "plot_loss_curves",
     "plot_losses",
@@ -40,14 +49,6 @@ __all__ = [
 
 #: Smallest value drawn on a log axis: exact zeros (a run that reached the minimum) are shown here.
 LOG_FLOOR = 1e-16
-
-
-def _axes(ax, figsize=(5.0, 4.0)):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize)
-    return ax
 
 
 def _check_trajectories(trajectories) -> dict[str, Trajectory]:
@@ -140,7 +141,7 @@ def plot_contours(
     check_bool("filled", filled)
     X, Y, Z = landscape.grid(n)
     lev = contour_levels(Z, levels, log=landscape.log_contours)
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(5.0, 4.0))
     draw = ax.contourf if filled else ax.contour
     draw(X, Y, Z, levels=lev, cmap=cmap, linewidths=None if filled else 0.8, alpha=0.8)
     ax.plot(*landscape.minimum, marker="*", color="black", markersize=12, linestyle="none")
@@ -260,7 +261,7 @@ def plot_losses(
         f_min = float(landscape(landscape.minimum)) if landscape is not None else 0.0
     check_number("f_min", f_min)
     palette = _check_colors(colors)
-    ax = _axes(ax, figsize=(5.0, 3.5))
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     for k, (label, path) in enumerate(runs.items()):
         gap = np.asarray(path.losses, dtype=np.float64) - f_min
         if log:
@@ -321,7 +322,7 @@ def plot_loss_curves(
     check_choice("spread", spread, ("minmax", "std", "none"))
     check_bool("log", log)
     check_bool("legend", legend)
-    ax = _axes(ax, figsize=(5.0, 3.5))
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     for label, values in curves.items():
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim == 1:
@@ -357,3 +358,122 @@ def plot_loss_curves(
         ax.legend(fontsize=8, loc="best")
     ax.grid(True, which="major", alpha=0.3)
     return ax
+
+
+def draw_gd(result: GDResult, axes=None):
+    """Draw a :class:`GDResult`: the path on the contours, and the loss per step (measured and theory).
+
+    Args:
+        result: from :func:`course_lib.experiments.gd.compute_gd`.
+        axes: two matplotlib ``Axes``; a new ``(10, 4)`` figure when ``None``.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    fig, axes = figure_with_axes(axes, 2, figsize=(10, 4))
+    label = f"GD, lr={result.lr:.3g}"
+    runs = {label: result.trajectory}
+    plot_trajectories(result.landscape, runs, axes[0], title=f"κ = {result.condition_number:.3g}")
+    plot_losses(runs, axes[1], landscape=result.landscape, title="loss per step")
+    theory = result.theory_losses
+    finite = np.isfinite(theory) & (theory > 0)
+    t = np.arange(len(theory))
+    axes[1].plot(t[finite], theory[finite], "k--", linewidth=1, label="theory")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_phase_diagram(diagram: PhaseDiagram, ax=None, *, point=None, colorbar: bool = True):
+    """Colour map of the speed :math:`1 - \\rho` over (lr, momentum), log scale; divergence in grey.
+
+    Brighter is faster. White contour lines mark rates 0.5, 0.8, 0.9, 0.95, 0.99; a cyan star the grid's
+    best point, labelled with its rate in a dark box placed towards the middle of the panel (the best
+    point lies in the brightest region, where cyan text alone is unreadable); a green circle ``point``.
+
+    Args:
+        diagram: from :func:`course_lib.experiments.momentum.phase_diagram`.
+        ax: matplotlib ``Axes``; a new figure when ``None``.
+        point: ``(lr, momentum)`` to mark (the current setting), or ``None``.
+        colorbar: add a colour bar.
+
+    Returns:
+        The ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    ax = axes_or_new(ax, figsize=(4.5, 4))
+    speed = np.ma.masked_where(diagram.rates >= 1.0, 1.0 - diagram.rates)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.8")
+    top = max(float(1.0 - diagram.best[2]), 2e-3)
+    mesh = ax.pcolormesh(
+        diagram.lrs,
+        diagram.momentums,
+        speed,
+        cmap=cmap,
+        norm=LogNorm(vmin=1e-3, vmax=top),
+        shading="auto",
+    )
+    ax.contour(
+        diagram.lrs,
+        diagram.momentums,
+        diagram.rates,
+        levels=[0.5, 0.8, 0.9, 0.95, 0.99],
+        colors="white",
+        linewidths=0.6,
+    )
+    best = diagram.best
+    ax.plot(best[0], best[1], marker="*", color="cyan", markersize=13, linestyle="none")
+    # The label sits in a dark box away from the star, on the side of the panel with more room.
+    left = best[0] > 0.5 * float(diagram.lrs[-1])
+    low = best[1] > 0.5
+    ax.annotate(
+        f"best: ρ = {best[2]:.3f}\n(lr {best[0]:.2f}, μ {best[1]:.2f})",
+        (best[0], best[1]),
+        xytext=(-95 if left else 25, -45 if low else 30),
+        textcoords="offset points",
+        color="white",
+        fontsize=9,
+        bbox={
+            "boxstyle": "round,pad=0.3",
+            "facecolor": "black",
+            "alpha": 0.75,
+            "edgecolor": "cyan",
+        },
+        arrowprops={"arrowstyle": "->", "color": "cyan", "lw": 1.2},
+    )
+    if point is not None:
+        ax.plot(point[0], point[1], marker="o", mfc="none", mec="lime", mew=2, markersize=11)
+    ax.set_xlabel("lr γ")
+    ax.set_ylabel("momentum μ")
+    kind = "Nesterov" if diagram.nesterov else "heavy ball"
+    ax.set_title(
+        f"{kind}, κ = {diagram.condition_number:.3g}: speed 1 − ρ (grey: ρ ≥ 1)", fontsize=9
+    )
+    if colorbar:
+        ax.figure.colorbar(mesh, ax=ax, label="1 − ρ (log scale)")
+    return ax
+
+
+def draw_momentum(result: MomentumResult, axes=None):
+    """Draw a :class:`MomentumResult`: path on contours, loss per step vs GD, and the phase diagram.
+
+    Args:
+        result: from :func:`course_lib.experiments.momentum.compute_momentum`.
+        axes: three matplotlib ``Axes``; a new ``(14, 4)`` figure when ``None``.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    fig, axes = figure_with_axes(axes, 3, figsize=(14, 4))
+    name = "Nesterov" if result.nesterov else "heavy ball"
+    runs = {
+        f"{name} (lr={result.lr:.3g}, μ={result.momentum:.2f})": result.trajectory,
+        "GD, same lr": result.gd_trajectory,
+    }
+    plot_trajectories(result.landscape, runs, axes[0], markers=False)
+    plot_losses(runs, axes[1], landscape=result.landscape, title="loss per step")
+    draw_phase_diagram(result.phase, axes[2], point=(result.lr, result.momentum))
+    fig.tight_layout()
+    return fig

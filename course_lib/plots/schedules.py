@@ -19,13 +19,18 @@ matplotlib is imported inside the function, so importing this module is cheap.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from course_lib._validation import check_bool, check_int
+from course_lib.plots.figure import axes_or_new, figure_with_axes
 from course_lib.schedules import Schedule, curve
 
-__all__ = ["EVENT_STYLES", "plot_schedule", "plot_schedule_grid"]
+if TYPE_CHECKING:
+    from course_lib.experiments.schedules import ScheduleCurve
+
+__all__ = ["EVENT_STYLES", "draw_schedules", "plot_schedule", "plot_schedule_grid"]
 
 #: line style of the vertical marks, by event kind (see ``Schedule.events``)
 EVENT_STYLES = {
@@ -104,10 +109,7 @@ def plot_schedule(
     items = _named(schedules, labels)
     steps = check_int("steps", steps, low=1)
     check_bool("mark", mark)
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.0, 3.5))
+    ax = axes_or_new(ax, figsize=(6.0, 3.5))
     t = np.arange(steps)
     for label, schedule in items:
         (line,) = ax.plot(t, curve(schedule, steps), drawstyle="steps-post", label=label)
@@ -199,3 +201,55 @@ def plot_schedule_grid(
     for ax in axes[n:]:
         ax.set_axis_off()
     return fig, axes
+
+
+def draw_schedules(current: ScheduleCurve | None, overlay=(), ax=None, *, log: bool = False):
+    """Draw the overlay curves and the current one (thicker) with ``plot_schedule``.
+
+    Every curve is drawn over the current curve's steps (schedules are functions of the step, so
+    an overlay made with another :math:`T` is simply evaluated further or shorter). An invalid
+    current curve is left out.
+
+    Args:
+        current: the curve being designed (or ``None``).
+        overlay: curves kept for comparison.
+        ax: matplotlib ``Axes`` (a new ``(7, 3.8)`` figure when ``None``).
+        log: logarithmic y axis (only when every drawn value is > 0).
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    check_bool("log", log)
+    fig, ax = figure_with_axes(ax, figsize=(7, 3.8))
+    curves = [c for c in overlay if c.ok]
+    if current is not None and current.ok:
+        curves.append(current)
+    if not curves:
+        ax.text(0.5, 0.5, "nothing to draw", ha="center", va="center", transform=ax.transAxes)
+        return fig
+    steps = current.steps if current is not None and current.ok else curves[-1].steps
+    named: dict[str, Schedule] = {}
+    for c in curves:
+        named.setdefault(c.label, c.schedule)
+    plot_schedule(named, steps, ax=ax, ylabel="learning rate")
+    if current is not None and current.ok:
+        for line in ax.get_lines():
+            if line.get_label() == current.label:
+                line.set_linewidth(2.5)
+    positive = all(float(np.min(curve(s, steps))) > 0 for s in named.values())
+    if log and positive:
+        ax.set_yscale("log")
+    legend = ax.get_legend()
+    if legend is not None:  # below the axes: the long labels would hide the curves and the y label
+        legend.remove()
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(
+            handles,
+            labels,
+            fontsize=7,
+            loc="upper left",
+            bbox_to_anchor=(0.0, -0.2),
+            frameon=False,
+        )
+    fig.tight_layout()
+    return fig

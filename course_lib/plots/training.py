@@ -7,16 +7,22 @@ imported when a function is called, not when this module is imported.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-__all__ = ["plot_group_lrs", "plot_history", "plot_hparams", "plot_lr_finder"]
+from course_lib.plots.figure import axes_or_new, figure_with_axes
 
+if TYPE_CHECKING:
+    from course_lib.experiments.lr_finder import LRFinderReading
+    from course_lib.experiments.transfer import TransferReading
 
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 3.5))
-    return ax
+__all__ = [
+    "draw_lr_finder",
+    "draw_transfer",
+    "plot_group_lrs",
+    "plot_history",
+    "plot_hparams",
+    "plot_lr_finder",
+]
 
 
 def plot_history(history, ax=None, *, metric: str = "loss", show_steps: bool = True):
@@ -37,7 +43,7 @@ def plot_history(history, ax=None, *, metric: str = "loss", show_steps: bool = T
         ...             "train_loss": [1.75, 1.1], "val_loss": [1.6, 1.2]})
         >>> ax = plot_history(h)
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     if metric == "loss" and show_steps and history.step_loss:
         finite = [v if math.isfinite(v) else float("nan") for v in history.step_loss]
         ax.plot(range(1, len(finite) + 1), finite, lw=0.8, alpha=0.35, label="train (per step)")
@@ -67,7 +73,7 @@ def plot_hparams(history, key: str = "lr", ax=None, *, log: bool = False):
         >>> h = History(group_names=["body", "head"], lr=[[0.01, 0.1], [0.005, 0.05]])
         >>> ax = plot_hparams(h, "lr", log=True)
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     rows = getattr(history, key)
     n_groups = max((len(r) for r in rows), default=0)
     for g in range(n_groups):
@@ -95,7 +101,7 @@ def plot_lr_finder(result, ax=None, *, show_raw: bool = True):
         ...                    {"steepest": 1e-2, "min_over_10": 1e-3}, [1.0], True, 1.5)
         >>> ax = plot_lr_finder(r)
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     if show_raw:
         ax.plot(result.lrs, result.losses, lw=0.8, alpha=0.35, label="loss")
     ax.plot(result.lrs, result.smoothed, label="smoothed loss")
@@ -129,7 +135,7 @@ def plot_group_lrs(optimizer_or_groups, ax=None, *, key: str = "lr", log: bool =
         ...                      {"params": [], "name": "head", "lr": 1e-2}])
     """
     groups = getattr(optimizer_or_groups, "param_groups", optimizer_or_groups)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     names = [str(g.get("name", i)) for i, g in enumerate(groups)]
     values = [float(g[key]) if key in g else math.nan for g in groups]
     ax.barh(range(len(groups)), values)
@@ -139,3 +145,51 @@ def plot_group_lrs(optimizer_or_groups, ax=None, *, key: str = "lr", log: bool =
     if log and any(v > 0 for v in values if math.isfinite(v)):
         ax.set_xscale("log")
     return ax
+
+
+def draw_lr_finder(reading: LRFinderReading, ax=None):
+    """Plot a reading: the range-test curve with its suggestions and the minimum.
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    fig, ax = figure_with_axes(ax, figsize=(7, 3.8))
+    if reading.result.lrs:
+        plot_lr_finder(reading.result, ax)
+        if reading.lr_at_min is not None:
+            ax.axvline(reading.lr_at_min, color="k", lw=1, ls=":", label="minimum")
+        if reading.steepest_before_min is not None:
+            ax.axvline(
+                reading.steepest_before_min,
+                color="tab:purple",
+                lw=1,
+                ls="-.",
+                label="steepest < min",
+            )
+        ax.legend(fontsize=8)
+    ax.set_title(f"{reading.optimizer} on the {reading.model} (MNIST-1D)")
+    fig.tight_layout()
+    return fig
+
+
+def draw_transfer(reading: TransferReading, axes=None):
+    """Plot a reading: test accuracy per epoch, and the training loss per epoch (log axis).
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    chance = math.log(10)  # the loss of a uniform guess over the 10 classes
+    fig, axes = figure_with_axes(axes, 2, figsize=(9, 3.2))
+    colour = "tab:red" if reading.failed else "tab:blue"
+    axes[0].plot(range(len(reading.test_acc_per_epoch)), reading.test_acc_per_epoch, "o-", c=colour)
+    axes[0].axhline(0.1, color="gray", lw=1, ls=":", label="chance")
+    axes[0].set(xlabel="epoch", ylabel="test accuracy", ylim=(0, 1), title="target test accuracy")
+    axes[0].legend(fontsize=8)
+    finite = [v if math.isfinite(v) else float("nan") for v in reading.train_loss]
+    axes[1].plot(range(len(finite)), finite, "o-", c=colour)
+    axes[1].axhline(chance, color="gray", lw=1, ls=":", label="ln 10 (chance)")
+    axes[1].set(xlabel="epoch", ylabel="mean training loss", yscale="log", title="training loss")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"γ_b = {reading.backbone_lr:.2g}, γ_h = {reading.head_lr:.2g}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -19,6 +19,8 @@ import io
 
 import ipywidgets as widgets
 
+from course_lib._validation import check_bool
+
 __all__ = ["Explorer", "error_html", "figure_png", "status_html"]
 
 
@@ -37,14 +39,17 @@ def figure_png(fig, dpi: int = 80) -> bytes:
 
 
 def status_html(text: str, ok: bool) -> str:
-    """A status line in green (``ok``) or red, HTML-escaped.
+    """A status in green (``ok``) or red, HTML-escaped; each newline of ``text`` starts a new line.
 
     Example:
         >>> status_html("diverged at step 3", ok=False)
         "<span style='color:#b00'>diverged at step 3</span>"
+        >>> status_html("SGD: f < 1\\nAdam: f < 2", ok=True)
+        "<span style='color:#060'>SGD: f &lt; 1<br>Adam: f &lt; 2</span>"
     """
     colour = "#060" if ok else "#b00"
-    return f"<span style='color:{colour}'>{html.escape(text)}</span>"
+    lines = "<br>".join(html.escape(line) for line in text.split("\n"))
+    return f"<span style='color:{colour}'>{lines}</span>"
 
 
 def error_html(exc: BaseException) -> str:
@@ -66,19 +71,21 @@ class Explorer(widgets.VBox):
 
     result = None
 
-    def _build(self, controls, *, draw: bool = True, extra=(), observe=None) -> None:
+    def _build(self, controls, *, draw: bool = True, extra=(), footer=(), observe=None) -> None:
         """Lay out ``controls`` (then ``extra`` widgets), the status and the figure; compute once.
 
         Args:
             controls: the widgets shown first; each one's ``value`` triggers :meth:`update`.
             draw: render the figure (tests switch it off to stay fast).
             extra: widgets shown between the controls and the status, not observed.
-            observe: the widgets to observe instead of ``controls`` (e.g. a button's owner wires it).
+            footer: widgets shown between the status and the figure, not observed.
+            observe: the widgets to observe instead of ``controls`` (e.g. when ``controls`` are
+                boxes that lay the real controls out).
         """
-        self._draw = bool(draw)
+        self._draw = check_bool("draw", draw)
         self.status = widgets.HTML()
         self.figure = widgets.Image(format="png")
-        super().__init__(children=[*controls, *extra, self.status, self.figure])
+        super().__init__(children=[*controls, *extra, self.status, *footer, self.figure])
         for control in controls if observe is None else observe:
             control.observe(self._on_change, names="value")
         self.update()

@@ -1,0 +1,15 @@
+"""The pure compute behind the course's explorers, one submodule per notebook topic.
+
+Each module holds the functions a widget of ``course_lib.widgets`` calls and a notebook or a test
+calls directly: they take plain arguments, return frozen dataclasses with a one-line ``status``, and
+never raise because a run diverges ("diverged at step k"). Nothing here imports ipywidgets or
+matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
+
+- ``gd``: gradient descent on a quadratic against its closed form (notebook 01).
+- ``momentum``: heavy ball and Nesterov, the (lr, momentum) phase diagram (notebook 02).
+- ``adaptive``: the optimizer race, Adam's bias correction, AMSGrad (notebook 03).
+- ``schedules``: :data:`~course_lib.experiments.schedules.SCHEDULE_CATALOGUE`, the designer's table
+  (notebook 05).
+- ``transfer``: a short differential fine-tune (notebook 07).
+- ``lr_finder``: the LR range test and its reading (notebook 08).
+"""
