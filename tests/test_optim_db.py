@@ -1,0 +1,268 @@
+"""torch's own test inputs for its optimizers (``optim_db``), run against every course optimizer.
+
+``torch.testing._internal.common_optimizers.optim_db`` holds, per torch optimizer, sample inputs
+(hyperparameter combinations torch's own tests step through) and error inputs (bad arguments with
+the error torch raises). Every class in ``course_lib.optim.__all__`` that torch has an entry for is
+covered, so an optimizer added later is tested here without editing this file.
+
+- Sample inputs: the CPU inputs of every floating dtype; each must take torch's steps bit for bit
+  (parameters, every state entry and its dtype, the closure's loss) and survive a ``state_dict``
+  round trip ours -> torch and torch -> ours. Inputs that only exist with CUDA (``capturable``) or
+  with a flag the course leaves out (``foreach``, ``fused``, ``differentiable``) are counted in
+  :func:`test_skipped_sample_inputs_are_only_cuda_or_unimplemented_flags` and not run.
+- Error inputs: each must be refused as torch refuses it; where the course differs on purpose
+  (its own messages, errors instead of warnings, no ``foreach`` argument, no tensor betas), the
+  difference is in ``OURS`` below and in ``docs/differences.md``.
+
+Needs the ``expecttest`` package (torch's internal test module imports it).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import pytest
+import torch
+
+import course_lib.optim as ours
+
+pytest.importorskip("expecttest", reason="torch.testing._internal needs expecttest (pip)")
+from torch.testing._internal.common_optimizers import (
+    OptimizerErrorEnum,
+    optim_db,
+)
+
+DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+UNIMPLEMENTED_FLAGS = ("foreach", "fused", "differentiable", "capturable")
+STEPS, MORE_STEPS = 4, 3
+INFOS = {
+    info.optim_cls.__name__: info for info in optim_db if info.optim_cls.__name__ in ours.__all__
+}
+
+
+def sample_cases():
+    for name, info in INFOS.items():
+        for dtype in DTYPES:
+            for sample in info.optim_inputs_func(device="cpu", dtype=dtype):
+                dtype_id = str(dtype).removeprefix("torch.")
+                yield pytest.param(name, sample, dtype, id=f"{name}-{sample.desc}-{dtype_id}")
+
+
+def error_cases():
+    for name, info in INFOS.items():
+        for error in info.optim_error_inputs_func(device="cpu", dtype=torch.float32):
+            yield pytest.param(name, error, id=f"{name}-{error.optimizer_error_input.desc}")
+
+
+SAMPLES = list(sample_cases())
+ERRORS = list(error_cases())
+
+
+def make_params(dtype):
+    """A small two-layer problem (weight, bias, output weight), the same for ours and torch's."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(4, 3), (4,), (1, 4)]
+    return [torch.randn(s, generator=gen).to(dtype).requires_grad_() for s in shapes]
+
+
+def closure_for(opt, params):
+    """f(θ) = Σ (θ − c) tanh(θ) (elementwise ops only: no matmul, whose low-precision CPU kernels
+    may depend on memory alignment and so differ between two equal runs)."""
+
+    def closure():
+        opt.zero_grad()
+        loss = sum(((p - 0.5) * torch.tanh(p)).sum() for p in params)
+        loss.backward()
+        return loss
+
+    return closure
+
+
+def steps(opt, params, n):
+    return [opt.step(closure_for(opt, params)) for _ in range(n)]
+
+
+def assert_identical(our_opt, torch_opt):
+    """Same parameters and state, bit for bit, with the same state names and dtypes."""
+    for group, torch_group in zip(our_opt.param_groups, torch_opt.param_groups, strict=True):
+        for p, q in zip(group["params"], torch_group["params"], strict=True):
+            assert torch.equal(p, q)
+            state, torch_state = our_opt.state.get(p, {}), torch_opt.state.get(q, {})
+            assert set(state) == set(torch_state)
+            for key, value in torch_state.items():
+                assert state[key].dtype == value.dtype, key
+                assert torch.equal(state[key], value), key
+
+
+def pair(name, sample, dtype):
+    """Our optimizer and torch's, on equal fresh parameters, with the sample's arguments."""
+    our_params, torch_params = make_params(dtype), make_params(dtype)
+    kwargs = sample.kwargs
+    our_opt = getattr(ours, name)(our_params, **copy.deepcopy(kwargs))
+    torch_opt = INFOS[name].optim_cls(torch_params, **copy.deepcopy(kwargs))
+    return (our_opt, our_params), (torch_opt, torch_params)
+
+
+@pytest.mark.parametrize(("name", "sample", "dtype"), SAMPLES)
+def test_sample_input_steps_are_torchs_bitwise(name, sample, dtype):
+    (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
+    our_losses = steps(our_opt, our_params, STEPS)
+    torch_losses = steps(torch_opt, torch_params, STEPS)
+    assert all(torch.equal(a, b) for a, b in zip(our_losses, torch_losses))
+    assert_identical(our_opt, torch_opt)
+    assert not torch.equal(our_params[0], make_params(dtype)[0])  # the steps moved something
+
+
+@pytest.mark.parametrize(("name", "sample", "dtype"), SAMPLES)
+def test_sample_input_state_dict_round_trips_both_ways(name, sample, dtype):
+    (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
+    steps(our_opt, our_params, STEPS)
+    steps(torch_opt, torch_params, STEPS)
+    # ours -> torch and torch -> ours, each on a copy of the parameters; torch -> torch as the
+    # reference (loading may change a state entry's dtype, as torch does for NAdam's mu_product).
+    copies = [pair(name, sample, dtype) for _ in range(2)]
+    (our_2, our_params_2), (torch_2, torch_params_2) = copies[0]
+    _, (torch_3, torch_params_3) = copies[1]
+    with torch.no_grad():
+        for p, p2, p3, p4 in zip(torch_params, our_params_2, torch_params_2, torch_params_3):
+            p2.copy_(p)
+            p3.copy_(p)
+            p4.copy_(p)
+    torch_2.load_state_dict(copy.deepcopy(our_opt.state_dict()))
+    our_2.load_state_dict(copy.deepcopy(torch_opt.state_dict()))
+    torch_3.load_state_dict(copy.deepcopy(torch_opt.state_dict()))
+    for opt, params in [
+        (our_2, our_params_2),
+        (torch_2, torch_params_2),
+        (torch_3, torch_params_3),
+    ]:
+        steps(opt, params, MORE_STEPS)
+    assert_identical(our_2, torch_3)
+    assert_identical(torch_2, torch_3)
+
+
+# torch's error regex -> (the exception ours raises, its message). Where the type differs from
+# torch's, the row of docs/differences.md that gives the reason is named in the comment.
+OURS = {
+    "params argument given to the optimizer should be an iterable of Tensors or dicts": (
+        TypeError,
+        r"^params must be an iterable of tensors or of group dicts, got a single Tensor",
+    ),
+    # torch warns and drops the duplicate; ours refuses ("duplicate parameters" row).
+    ".*a parameter group with duplicate parameters.*": (
+        ValueError,
+        r"^params\[1\] of param group 0 is the same tensor as params\[0\]",
+    ),
+    "some parameters appear in more than one parameter group": (
+        ValueError,
+        r"^params\[0\] of param group 1 is already in param group 0",
+    ),
+    "Tensor lr must be 1-element": (ValueError, r"^Tensor lr must be 1-element"),
+    "all optimizer params should be with/without names. Some param names are missing": (
+        ValueError,
+        r"^all optimizer params should be with/without names\. Some param names are missing",
+    ),
+    "all optimizer param groups should be with/without names. "
+    "cannot add param group with names to the optimizer": (
+        ValueError,
+        r"^all optimizer param groups should be with/without names\.",
+    ),
+    "Invalid lr_decay value: -0.5": (
+        ValueError,
+        r"^lr_decay must be a finite number >= 0, got -0\.5$",
+    ),
+    "Invalid beta parameter at index 0: 1.0": (
+        ValueError,
+        r"^betas\[0\] must be a finite number in \[0, 1\), got 1\.0$",
+    ),
+    "Invalid weight_decay value: -1": (
+        ValueError,
+        r"^weight_decay must be a finite number >= 0, got -1$",
+    ),
+    "Invalid momentum_decay value: -0.2": (
+        ValueError,
+        r"^momentum_decay must be a finite number >= 0, got -0\.2$",
+    ),
+    "Invalid momentum value: -0.5": (ValueError, r"^momentum must be a finite number >= 0"),
+    "Invalid momentum value: -1.0": (ValueError, r"^momentum must be a finite number >= 0"),
+    # No foreach argument ("foreach, fused, capturable, differentiable" row).
+    "lr as a Tensor is not supported for capturable=False and foreach=True": (
+        TypeError,
+        r"unexpected keyword argument 'foreach'",
+    ),
+    r"betas\[0\] as a Tensor is not supported for capturable=False and foreach=True": (
+        TypeError,
+        r"unexpected keyword argument 'foreach'",
+    ),
+    # No tensor betas ("tensor betas" row).
+    "betas must be either both floats or both Tensors": (
+        TypeError,
+        r"^betas\[[01]\] must be a plain number in \[0, 1\), got a tensor",
+    ),
+}
+
+
+def construct(cls, error_input):
+    params = error_input.params if error_input.params is not None else make_params(torch.float32)
+    return cls(params, **error_input.kwargs)
+
+
+def raise_warnings_as_errors(cls, error_input):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        construct(cls, error_input)
+
+
+@pytest.mark.parametrize(("name", "error"), ERRORS)
+def test_error_input_is_refused_as_torch_refuses_it(name, error):
+    assert error.error_on == OptimizerErrorEnum.CONSTRUCTION_ERROR  # all of today's are
+    with pytest.raises(error.error_type, match=error.error_regex):  # torch still does this
+        raise_warnings_as_errors(INFOS[name].optim_cls, error.optimizer_error_input)
+    our_type, our_regex = OURS[error.error_regex]
+    with pytest.raises(our_type, match=our_regex):
+        raise_warnings_as_errors(getattr(ours, name), error.optimizer_error_input)
+
+
+def test_error_inputs_that_differ_in_type_are_the_documented_ones():
+    differ = [
+        e.values[1].error_regex
+        for e in ERRORS
+        if OURS[e.values[1].error_regex][0] is not e.values[1].error_type
+    ]
+    reasons = {"duplicate": 0, "foreach": 0, "both floats": 0}
+    for regex in differ:
+        reasons[next(key for key in reasons if key in regex)] += 1
+    assert reasons == {"duplicate": 6, "foreach": 4, "both floats": 4}
+    assert len(ERRORS) - len(differ) == 39
+
+
+def skipped_sample_inputs():
+    """(name, desc, why) of torch's sample inputs that this file does not run."""
+    from torch.testing._internal.common_optimizers import (
+        _get_optim_inputs_including_global_cliquey_kwargs as with_flags,
+    )
+
+    for name, info in INFOS.items():
+        cpu = {s.desc for s in info.optim_inputs_func(device="cpu", dtype=torch.float32)}
+        for s in info.optim_inputs_func(device="cuda", dtype=torch.float32):
+            if s.desc not in cpu:
+                yield name, s.desc, "needs CUDA"
+        for s in with_flags("cpu", torch.float32, info):
+            flags = [f for f in UNIMPLEMENTED_FLAGS if s.kwargs.get(f)]
+            if flags:
+                yield name, s.desc, f"needs {flags[0]}, which course_lib.optim leaves out"
+
+
+def test_skipped_sample_inputs_are_only_cuda_or_unimplemented_flags():
+    skipped = list(skipped_sample_inputs())
+    cuda = [s for s in skipped if s[2] == "needs CUDA"]
+    assert len(cuda) == 17
+    assert len(skipped) - len(cuda) == 67  # per dtype: each CPU input with one flag switched on
+    # Every CPU sample input without those flags is run, for every optimizer torch has an entry for.
+    assert len(SAMPLES) == 41 * len(DTYPES)
+
+
+def test_every_course_optimizer_that_torch_has_is_covered():
+    assert sorted(INFOS) == sorted(n for n in ours.__all__ if hasattr(torch.optim, n))
+    assert len(ERRORS) == 53
