@@ -82,6 +82,14 @@ def _saddle_f(xy: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x**2 - y**2) + 0.25 * y**4
 
 
+def _point(start) -> tuple[float, float]:
+    """``start`` as a pair of floats (a tuple, list or array of two numbers)."""
+    values = tuple(float(s) for s in start)
+    if len(values) != 2:
+        raise ValueError(f"start must be a point (x, y) of two numbers, got {start!r}")
+    return values[0], values[1]
+
+
 @dataclass(frozen=True)
 class Landscape:
     """A 2-D loss surface: ``f(xy)`` on tensors of shape ``(..., 2)``, plus what plots need.
@@ -146,7 +154,7 @@ def quadratic(
         name=f"quadratic (kappa={condition_number:g})",
         f=f,
         minimum=(0.0, 0.0),
-        start=tuple(float(s) for s in start),
+        start=_point(start),
         bounds=((-reach, reach), (-reach, reach)),
         info={"L": float(L), "mu": float(mu), "condition_number": float(condition_number)},
     )
@@ -160,7 +168,7 @@ def rosenbrock(a: float = 1.0, b: float = 100.0, start=(-1.5, 2.0)) -> Landscape
         name="rosenbrock",
         f=functools.partial(_rosenbrock_f, a=float(a), b=float(b)),
         minimum=(float(a), float(a) ** 2),
-        start=tuple(float(s) for s in start),
+        start=_point(start),
         bounds=((-2.0, 2.0), (-1.0, 3.0)),
         log_contours=True,
     )
@@ -172,7 +180,7 @@ def beale(start=(1.0, 1.5)) -> Landscape:
         name="beale",
         f=_beale_f,
         minimum=(3.0, 0.5),
-        start=tuple(float(s) for s in start),
+        start=_point(start),
         bounds=((-4.5, 4.5), (-4.5, 4.5)),
         log_contours=True,
     )
@@ -187,7 +195,7 @@ def saddle(start=(1.5, 1e-3)) -> Landscape:
         name="saddle",
         f=_saddle_f,
         minimum=(0.0, 1.0),
-        start=tuple(float(s) for s in start),
+        start=_point(start),
         bounds=((-2.0, 2.0), (-2.0, 2.0)),
     )
 

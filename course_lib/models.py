@@ -30,6 +30,7 @@ import json
 import numbers
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch import nn
@@ -284,7 +285,8 @@ class CNN(nn.Module):
         if num_classes is not None:
             self.num_classes = check_int("num_classes", num_classes, low=2)
         with _seeded(seed):
-            self.classifier.linear = nn.Linear(self.classifier.linear.in_features, self.num_classes)
+            head = cast(nn.Linear, self.classifier.linear)
+            self.classifier.linear = nn.Linear(head.in_features, self.num_classes)
         return self
 
 

@@ -374,7 +374,7 @@ def split(
                 "Pass allow_empty=True to skip empty rules."
             )
         groups.append({"params": [p for _, p, _ in bucket], "name": rule.name, **rule.hparams})
-    if leftover:
+    if leftover and rest_hp is not None:  # _assign refuses a leftover without rest=
         groups.append({"params": [p for _, p, _ in leftover], **rest_hp})
     names = [g["name"] for g in groups]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -441,7 +441,8 @@ def split_no_decay(groups: Sequence[Mapping], model: nn.Module) -> list[dict]:
             raise TypeError(f"groups[{i}] must be a dict with a 'params' list, got {group!r}")
         base = {k: v for k, v in group.items() if k != "params"}
         name = base.get("name", f"group{i}")
-        decay, no_decay = [], []
+        decay: list[torch.Tensor] = []
+        no_decay: list[torch.Tensor] = []
         for p in group["params"]:
             pname, owner = owners.get(id(p), ("", None))
             (no_decay if is_no_decay(pname, p, owner) else decay).append(p)

@@ -11,8 +11,10 @@ yet". Expected values are computed with ``course_lib.transfer`` and torch, never
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
+from torch import nn
 
 from course_lib.exercises._answers import read_number as _read_number
 from course_lib.transfer import BLOCKS, build_strategy
@@ -38,7 +40,8 @@ def _strategy_at(name: str, epoch: int | None = None):
 
 def _released(strategy) -> tuple[list[str], list[str]]:
     """The blocks (short names, head first) that train and those still frozen."""
-    training, frozen = [], []
+    training: list[str] = []
+    frozen: list[str] = []
     for block in reversed(BLOCKS):
         params = list(strategy.model.get_submodule(block).parameters())
         short = "head" if block == "classifier" else block.split(".")[-1]
@@ -61,7 +64,7 @@ def check_feature_extraction_parameters(answer) -> bool:
         return False
     strategy = build_strategy("feature_extraction", seed=0)
     expected = strategy.trainable()
-    linear = strategy.model.classifier.linear
+    linear = cast(nn.Linear, strategy.model.classifier.linear)
     total = sum(p.numel() for p in strategy.model.parameters())
     if value == expected:
         print(

@@ -144,7 +144,9 @@ def check_significant(answer, tuned: Sequence[float], default: Sequence[float]) 
             f"{b.size} values."
         )
         return False
-    d = compare.paired_difference(a, b, names=("tuned", "default"), metric="test accuracy")
+    d = compare.paired_difference(
+        a.tolist(), b.tolist(), names=("tuned", "default"), metric="test accuracy"
+    )
     expected = d.excludes_zero()
     interval = f"[{d.low:+.3f}, {d.high:+.3f}]"
     if answer == expected:
