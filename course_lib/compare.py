@@ -49,10 +49,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from course_lib._validation import check_choice, check_int, check_number
 from course_lib.data import Split
+from course_lib.training import correct, evaluate, train_step
 
 __all__ = [
     "Comparison",
@@ -670,13 +670,36 @@ def holdout(split: Split, fraction: float = 0.2, seed: int = 0) -> tuple[Split, 
     return fit_split, (split.x_train[val], split.y_train[val])
 
 
-def _evaluate(model, x, y) -> tuple[float, float]:
-    model.eval()
-    with torch.no_grad():
-        logits = model(x)
-        loss = F.cross_entropy(logits, y).item()
-        acc = (logits.argmax(dim=1) == y).double().mean().item()
-    return loss, acc
+def _fit_epochs(model, optimizer, x, y, *, epochs, batch_size, generator, penalty) -> bool:
+    """Minibatch steps over ``epochs`` shuffled passes; ``True`` when a non-finite loss stopped them."""
+    n = len(y)
+    for _ in range(epochs):
+        model.train()
+        perm = torch.randperm(n, generator=generator)
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            if not train_step(model, optimizer, x[idx], y[idx], penalty=penalty).finite:
+                return True
+    return False
+
+
+def _final_metrics(model, sets, diverged: bool, measure) -> dict[str, float]:
+    """``<set>_loss`` / ``<set>_acc`` of each ``(label, x, y)`` in eval mode, then ``measure(model)``."""
+    out = {}
+    for label, xs, ys in sets:
+        scores = evaluate(model, [(xs, ys)], metrics={"acc": correct})
+        loss = scores["loss"]
+        out[f"{label}_loss"] = math.nan if diverged or not math.isfinite(loss) else loss
+        out[f"{label}_acc"] = scores["acc"]
+    if measure is not None:
+        model.eval()
+        with torch.no_grad():
+            extra = dict(measure(model))
+        clash = sorted(set(extra) & (set(out) | {"gap", "diverged"}))
+        if clash:
+            raise ValueError(f"measure must not return the built-in metric names {clash}")
+        out.update(extra)
+    return out
 
 
 def train_classifier(
@@ -740,44 +763,25 @@ def train_classifier(
         return x.unsqueeze(1) if channels else x
 
     x, y = prep(split.x_train), split.y_train
-    n = len(y)
-    diverged = False
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = make_model()
         optimizer = make_optimizer(model.parameters())
         g = torch.Generator().manual_seed(seed)
-        for _ in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=g)
-            for i in range(0, n, batch_size):
-                idx = perm[i : i + batch_size]
-                loss = F.cross_entropy(model(x[idx]), y[idx])
-                if penalty is not None:
-                    loss = loss + penalty(model)
-                if not torch.isfinite(loss):
-                    diverged = True
-                    break
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            if diverged:
-                break
-        out = {}
+        diverged = _fit_epochs(
+            model,
+            optimizer,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            generator=g,
+            penalty=penalty,
+        )
         sets = [("train", x, y), ("test", prep(split.x_test), split.y_test)]
         if val is not None:
             sets.append(("val", prep(val[0]), val[1]))
-        for label, xs, ys in sets:
-            loss, acc = _evaluate(model, xs, ys)
-            out[f"{label}_loss"] = math.nan if diverged or not math.isfinite(loss) else loss
-            out[f"{label}_acc"] = acc
-        if measure is not None:
-            with torch.no_grad():
-                extra = dict(measure(model))
-            clash = sorted(set(extra) & (set(out) | {"gap", "diverged"}))
-            if clash:
-                raise ValueError(f"measure must not return the built-in metric names {clash}")
-            out.update(extra)
+        out = _final_metrics(model, sets, diverged, measure)
     out["gap"] = out["train_acc"] - out["test_acc"]
     out["diverged"] = float(diverged or not math.isfinite(out["train_loss"]))
     return out

@@ -21,6 +21,7 @@ were, so ``lr_find`` followed by ``fit`` trains the same as ``fit`` alone.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from course_lib.training import (
     set_rng_state,
     to_device,
     to_float,
+    train_step,
 )
 
 __all__ = [
@@ -259,6 +261,82 @@ def _set_lrs(optimizer: torch.optim.Optimizer, lrs: list[float]) -> None:
             group["lr"] = lr
 
 
+def _check_lr_find_args(
+    model, optimizer, start_lr, end_lr, num_iter, beta, diverge_threshold, skip_start, skip_end
+) -> list[float]:
+    """Check ``lr_find``'s arguments; return the sweep's rates (:func:`sweep_lrs`)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    schedule = sweep_lrs(start_lr, end_lr, num_iter)
+    check_number("beta", beta, low=0.0, high=1.0, high_inclusive=False)
+    check_number("diverge_threshold", diverge_threshold, low=1.0, low_inclusive=False)
+    check_int("skip_start", skip_start, low=0)
+    check_int("skip_end", skip_end, low=0)
+    return schedule
+
+
+@contextlib.contextmanager
+def _restored(model: nn.Module, optimizer: torch.optim.Optimizer, generators):
+    """Restore parameters, buffers, optimizer state, ``.grad``\\ s, train/eval mode and (unless
+    ``generators`` is ``None``) the RNG states on exit, also after an exception."""
+    saved_rng = None if generators is None else rng_state(generators)
+    saved_model = copy.deepcopy(model.state_dict())
+    saved_opt = copy.deepcopy(optimizer.state_dict())
+    saved_grads = [
+        [None if p.grad is None else p.grad.detach().clone() for p in g["params"]]
+        for g in optimizer.param_groups
+    ]
+    was_training = model.training
+    try:
+        yield
+    finally:
+        model.load_state_dict(saved_model)
+        optimizer.load_state_dict(saved_opt)
+        for group, grads in zip(optimizer.param_groups, saved_grads):
+            for p, grad in zip(group["params"], grads):
+                p.grad = grad
+        model.train(was_training)
+        if saved_rng is not None:
+            set_rng_state(saved_rng, generators)
+
+
+def _cycle(loader, device: torch.device):
+    """The loader's batches on ``device``, restarting the loader whenever it runs out."""
+    while True:
+        empty = True
+        for inputs, targets in loader:
+            empty = False
+            yield to_device(inputs, device), to_device(targets, device)
+        if empty:
+            raise ValueError("train_loader yielded no batches")
+
+
+def _sweep(model, optimizer, batches, schedule, ratios, loss_fn, beta, threshold):
+    """The range test's steps (:func:`course_lib.training.train_step` at each rate of ``schedule``)
+    with the bias-corrected smoothed loss; returns ``(lrs, losses, smoothed, best, diverged)``."""
+    lrs, losses, smoothed = [], [], []
+    avg, best = 0.0, math.inf
+    model.train()
+    for t, (lr, (inputs, targets)) in enumerate(zip(schedule, batches)):
+        _set_lrs(optimizer, [lr * r for r in ratios])
+        step = train_step(model, optimizer, inputs, targets, loss_fn=loss_fn)
+        if not step.finite:
+            return lrs, losses, smoothed, best, True
+        avg = beta * avg + (1 - beta) * step.loss
+        smooth = avg / (1 - beta ** (t + 1))
+        lrs.append(lr)
+        losses.append(step.loss)
+        smoothed.append(smooth)
+        best = min(best, smooth)
+        if smooth > threshold * best:
+            return lrs, losses, smoothed, best, True
+    return lrs, losses, smoothed, best, False
+
+
 def lr_find(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -308,75 +386,23 @@ def lr_find(
     Returns:
         An :class:`LRFinderResult`.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(
-            f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
-        )
-    schedule = sweep_lrs(start_lr, end_lr, num_iter)
-    check_number("beta", beta, low=0.0, high=1.0, high_inclusive=False)
-    check_number("diverge_threshold", diverge_threshold, low=1.0, low_inclusive=False)
-    check_int("skip_start", skip_start, low=0)
-    check_int("skip_end", skip_end, low=0)
+    schedule = _check_lr_find_args(
+        model, optimizer, start_lr, end_lr, num_iter, beta, diverge_threshold, skip_start, skip_end
+    )
     check_bool("restore_rng", restore_rng)
     check_bool("progress", progress)
     device = model_device(model) if device is None else resolve_device(device)
-
     current = [to_float(g["lr"]) for g in optimizer.param_groups]
     top = max(current)
     ratios = [lr / top for lr in current] if top > 0 else [1.0] * len(current)
-
     gens = loader_generators(train_loader)
-    saved_rng = rng_state(gens) if restore_rng else None
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_opt = copy.deepcopy(optimizer.state_dict())
-    saved_grads = [
-        [None if p.grad is None else p.grad.detach().clone() for p in g["params"]]
-        for g in optimizer.param_groups
-    ]
-    was_training = model.training
-
-    lrs, losses, smoothed = [], [], []
-    avg, best, diverged = 0.0, math.inf, False
-    try:
-        model.train()
-        batches = iter(train_loader)
-        for t, lr in enumerate(tqdm(schedule, disable=not progress, desc="lr_find", unit="step")):
-            try:
-                inputs, targets = next(batches)
-            except StopIteration:
-                batches = iter(train_loader)
-                inputs, targets = next(batches)
-            inputs, targets = to_device(inputs, device), to_device(targets, device)
-            _set_lrs(optimizer, [lr * r for r in ratios])
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(inputs), targets)
-            value = to_float(loss.detach())
-            if not math.isfinite(value):
-                diverged = True
-                break
-            loss.backward()
-            optimizer.step()
-            avg = beta * avg + (1 - beta) * value
-            smooth = avg / (1 - beta ** (t + 1))
-            lrs.append(lr)
-            losses.append(value)
-            smoothed.append(smooth)
-            best = min(best, smooth)
-            if smooth > diverge_threshold * best:
-                diverged = True
-                break
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_opt)
-        for group, grads in zip(optimizer.param_groups, saved_grads):
-            for p, grad in zip(group["params"], grads):
-                p.grad = grad
-        model.train(was_training)
-        if saved_rng is not None:
-            set_rng_state(saved_rng, gens)
-
+    with _restored(model, optimizer, gens if restore_rng else None):
+        schedule = tqdm(schedule, disable=not progress, desc="lr_find", unit="step")
+        batches = _cycle(train_loader, device)
+        sweep = _sweep(
+            model, optimizer, batches, schedule, ratios, loss_fn, beta, diverge_threshold
+        )
+    lrs, losses, smoothed, best, diverged = sweep
     return LRFinderResult(
         lrs=lrs,
         losses=losses,

@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,13 +39,16 @@ from course_lib.models import (
     build_model,
     sha256_of,
 )
+from course_lib.training import correct, train_step
+from course_lib.training import evaluate as evaluate_model
 
 __all__ = [
     "PRETRAIN_EPOCHS",
+    "PRETRAIN_SCHEDULES",
     "PRETRAIN_SEED",
     "evaluate",
     "main",
-    "make_optimizer",
+    "make_pretrain_optimizer",
     "pretrain_backbone",
     "random_roll",
     "train_classifier",
@@ -56,7 +60,7 @@ PRETRAIN_SEED = 0
 #: Epochs over the source task's training set (32,000 examples: 320 batches of 100 per epoch).
 PRETRAIN_EPOCHS = 8
 
-SCHEDULES = ("onecycle", "cosine", "constant")
+PRETRAIN_SCHEDULES = ("onecycle", "cosine", "constant")
 
 
 def random_roll(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -81,19 +85,22 @@ def random_roll(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Accuracy :math:`\\frac1n \\sum_i [\\arg\\max_k f(x_i)_k = y_i]` in eval mode, without gradients.
 
-    The model's training/eval mode is restored afterwards.
+    Counted exactly over batches of ``batch_size`` examples with :func:`course_lib.training.evaluate`;
+    the model's training/eval mode is restored afterwards; ``0.0`` for no examples.
+
+    Example:
+        >>> evaluate(nn.Identity(), torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
+        0.5
     """
-    was_training = model.training
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(y), batch_size):
-            correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
-    model.train(was_training)
-    return correct / max(len(y), 1)
+    if len(y) == 0:
+        return 0.0
+    batches = ((x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(y), batch_size))
+    return evaluate_model(model, batches, loss_fn=None, metrics={"accuracy": correct})["accuracy"]
 
 
-def make_optimizer(params, name: str = "AdamW", lr: float = 1e-2, weight_decay: float = 0.0):
+def make_pretrain_optimizer(
+    params, name: str = "AdamW", lr: float = 1e-2, weight_decay: float = 0.0
+):
     """``torch.optim.AdamW`` / ``Adam`` / ``SGD`` (momentum 0.9, Nesterov) by name."""
     check_choice("optimizer", name, ("AdamW", "Adam", "SGD"))
     check_number("lr", lr, low=0.0)
@@ -114,6 +121,22 @@ def _make_scheduler(optimizer, schedule: str, total_steps: int):
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     return None
+
+
+def _train_epoch(model, opt, sched, split: Split, batch_size: int, max_shift: int, g) -> float:
+    """One shuffled pass of :func:`course_lib.training.train_step` (scheduler stepped per batch);
+    returns the epoch's mean batch loss weighted by batch size."""
+    n = len(split.y_train)
+    perm = torch.randperm(n, generator=g)
+    total = 0.0
+    for i in range(0, n, batch_size):
+        idx = perm[i : i + batch_size]
+        xb = random_roll(split.x_train[idx], max_shift, g)
+        step = train_step(model, opt, xb, split.y_train[idx], check_finite=False)
+        if sched is not None:
+            sched.step()
+        total += step.loss * len(idx)
+    return total / n
 
 
 def train_classifier(
@@ -159,36 +182,23 @@ def train_classifier(
     """
     check_int("epochs", epochs, low=1)
     check_int("batch_size", batch_size, low=1)
-    check_choice("schedule", schedule, SCHEDULES)
+    check_choice("schedule", schedule, PRETRAIN_SCHEDULES)
     check_int("max_shift", max_shift, low=0)
     check_int("seed", seed, low=0)
-    opt = make_optimizer(
+    opt = make_pretrain_optimizer(
         model.parameters() if params is None else params, optimizer, lr, weight_decay
     )
     n = len(split.y_train)
     batches = (n + batch_size - 1) // batch_size
     sched = _make_scheduler(opt, schedule, epochs * batches)
     g = torch.Generator().manual_seed(seed)
-    loss_fn = nn.CrossEntropyLoss()
     losses = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     model.train()
     for epoch in range(epochs):
         if on_epoch_start is not None:
             on_epoch_start(epoch)
-        perm = torch.randperm(n, generator=g)
-        total = 0.0
-        for i in range(0, n, batch_size):
-            idx = perm[i : i + batch_size]
-            xb = random_roll(split.x_train[idx], max_shift, g)
-            loss = loss_fn(model(xb), split.y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += loss.item() * len(idx)
-        losses.append(total / n)
+        losses.append(_train_epoch(model, opt, sched, split, batch_size, max_shift, g))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     return {
         "train_loss": losses,
@@ -277,7 +287,7 @@ def pretrain_backbone(
         data_cpu = time.process_time() - t0
         if verbose:
             print(f"source task {source} generated in {data_cpu:.1f} CPU s", flush=True)
-        model_kwargs = {
+        model_kwargs: dict[str, Any] = {
             "in_length": source.num_features,
             "channels": list(recipe["model_kwargs"]["channels"]),
             "kernel_sizes": list(recipe["model_kwargs"]["kernel_sizes"]),

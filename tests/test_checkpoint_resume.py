@@ -3,7 +3,6 @@ and resuming bit-identically in a new process for several optimizer x scheduler 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -180,14 +179,12 @@ def run_phase(script, phase, out):
 
 
 @pytest.fixture(scope="module")
-def resumed_runs(tmp_path_factory):
+def resumed_runs(tmp_path_factory, load_script):
     out = tmp_path_factory.mktemp("resume")
     script = out / "runs.py"
     script.write_text(SCRIPT)
     # This process: the reference runs and the interrupted runs (one of them crashes).
-    spec = importlib.util.spec_from_file_location("resume_runs", script)
-    runs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runs)
+    runs = load_script(str(script))  # an absolute path: the fixture's root is not prepended
     runs.main("first", str(out))
     # A fresh process that knows nothing but the checkpoint files resumes them.
     run_phase(script, "resume", out)

@@ -282,19 +282,28 @@ def test_train_classifier_rejects_bad_input():
         compare.train_classifier(_toy_model, None, _toy_split(), epochs=1)
 
 
-def _first_weight_norm(model):
-    return {"w0_norm": model[0].weight.norm().item()}
-
-
 def test_train_classifier_measure_adds_metrics_of_the_trained_model():
+    seen = []
+
+    def first_weight_norm(model):
+        seen.append((model, model.training, torch.is_grad_enabled()))
+        return {"w0_norm": model[0].weight.norm().item()}
+
     m = compare.train_classifier(
         _toy_model,
         functools.partial(Adam, lr=0.01),
         _toy_split(),
         epochs=1,
-        measure=_first_weight_norm,
+        measure=first_weight_norm,
     )
-    assert m["w0_norm"] > 0
+    assert len(seen) == 1
+    model, training, grad_enabled = seen[0]
+    assert not training and not grad_enabled  # measured in eval mode, without gradients
+    assert m["w0_norm"] == model[0].weight.norm().item()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the seed train_classifier built the model under
+        initial = _toy_model()
+    assert not torch.equal(model[0].weight, initial[0].weight)  # the trained model, not the initial
     with pytest.raises(ValueError, match="built-in metric names"):
         compare.train_classifier(
             _toy_model, Adam, _toy_split(), epochs=1, measure=lambda model: {"gap": 1.0}

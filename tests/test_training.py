@@ -173,15 +173,20 @@ def test_a_huge_learning_rate_sets_the_divergence_flag_instead_of_crashing(tmp_p
     opt = torch.optim.SGD(model.parameters(), lr=1e12)
     ckpt = tmp_path / "c.pt"
     with pytest.warns(RuntimeWarning, match=r"diverged at step \d+ \(loss=(nan|inf)\)") as rec:
-        h = fit(model, opt, train, 5, val_loader=val, checkpoint_path=ckpt, progress=False)
+        h = fit(model, opt, train, 5, val_loader=val, checkpoint_path=ckpt, checkpoint_every=1,
+                progress=False)  # fmt: skip
     assert len([w for w in rec if "diverged" in str(w.message)]) == 1
     assert h.diverged and h.stop_reason == "diverged"
     assert h.diverged_at == h.steps - 1 < 5 * STEPS_PER_EPOCH
     assert not math.isfinite(h.step_loss[-1]) and all(map(math.isfinite, h.step_loss[:-1]))
     assert f"diverged at step {h.diverged_at}" in str(rec[0].message)
     assert len(h.lr) == h.steps
-    if h.diverged_at < STEPS_PER_EPOCH:  # no finished epoch: no checkpoint either
-        assert not ckpt.exists()
+    # The first loss (of the initial weights) is finite, so steps ran and each wrote a checkpoint;
+    # the last one is of the step before the divergence: none is written after it.
+    assert h.diverged_at >= 1
+    saved = torch.load(ckpt, weights_only=True)
+    assert saved["step"] == h.diverged_at and not saved["history"]["diverged"]
+    assert all(map(math.isfinite, saved["history"]["step_loss"]))
 
 
 def test_max_steps_stops_inside_an_epoch_with_a_partial_record():
@@ -269,11 +274,14 @@ def test_seed_makes_runs_with_global_rng_shuffling_identical():
     assert histories[0] == histories[1]
 
 
-def test_progress_bar_runs_and_device_auto_resolves():
+def test_progress_bar_runs_and_device_auto_resolves(monkeypatch):
     _, h = run(epochs=1, progress=True)
     assert h.steps == STEPS_PER_EPOCH
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(ValueError, match="device must be"):
         resolve_device("gpu0")
 
