@@ -1,7 +1,7 @@
 """Notebook 05's self-checks accept the reference solutions and reject typical mistakes."""
 
 import pytest
-from _exercise_tests import answer_tests
+from _exercise_tests import answer_tests, rejects_with_hint
 
 from course_lib.exercises import nb05
 
@@ -87,8 +87,7 @@ def test_plateau_check_accepts_an_explicit_mode_and_the_solution_drives_torch_li
     ],
 )
 def test_check_rejects_a_typical_mistake_with_a_hint(check, wrong, hint, capsys):
-    assert check(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(check, wrong, hint, capsys)
 
 
 def test_checks_follow_their_arguments(capsys):
@@ -126,5 +125,4 @@ def test_checks_follow_their_arguments(capsys):
     ],
 )
 def test_check_says_what_kind_of_answer_it_needs(check, junk, hint, capsys):
-    assert check(junk) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(check, junk, hint, capsys)

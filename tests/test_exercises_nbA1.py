@@ -10,6 +10,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before any `import keras`
 import numpy as np
 import pytest
 import torch
+from _exercise_tests import rejects_with_hint
 
 from course_lib import integrations as ci
 from course_lib.exercises import nbA1
@@ -51,8 +52,7 @@ def test_adam_first_step_eps_reference_reproduces_keras():
     ],
 )
 def test_adam_first_step_eps_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA1.check_adam_first_step_eps(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA1.check_adam_first_step_eps, wrong, hint, capsys)
 
 
 def test_piecewise_milestones_reference_matches_real_keras_and_torch():
@@ -77,8 +77,7 @@ def test_piecewise_milestones_reference_matches_real_keras_and_torch():
     ],
 )
 def test_piecewise_milestones_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA1.check_piecewise_milestones(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA1.check_piecewise_milestones, wrong, hint, capsys)
 
 
 @pytest.mark.parametrize(
@@ -92,8 +91,7 @@ def test_piecewise_milestones_rejects_typical_mistakes(wrong, hint, capsys):
     ],
 )
 def test_plateau_patience_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA1.check_plateau_patience(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA1.check_plateau_patience, wrong, hint, capsys)
 
 
 def test_plateau_patience_reference_matches_keras_callback():
@@ -125,8 +123,7 @@ def test_plateau_patience_reference_matches_keras_callback():
     ],
 )
 def test_adam_gradient_scale_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA1.check_adam_gradient_scale(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA1.check_adam_gradient_scale, wrong, hint, capsys)
 
 
 def test_adam_gradient_scale_reference():

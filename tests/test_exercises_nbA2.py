@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _exercise_tests import rejects_with_hint
 
 from course_lib import integrations as ci
 from course_lib.exercises import nbA2
@@ -59,8 +60,7 @@ def test_scheduler_steps_reference_matches_a_real_trainer(tmp_path):
     ],
 )
 def test_scheduler_steps_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA2.check_scheduler_steps(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA2.check_scheduler_steps, wrong, hint, capsys)
 
 
 def test_log_uniform_fraction_reference_matches_optuna_sampling():
@@ -84,8 +84,7 @@ def test_log_uniform_fraction_reference_matches_optuna_sampling():
     ],
 )
 def test_log_uniform_fraction_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA2.check_log_uniform_fraction(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA2.check_log_uniform_fraction, wrong, hint, capsys)
 
 
 def test_no_files_arguments_reference_writes_nothing(tmp_path, monkeypatch):
@@ -123,8 +122,7 @@ def test_no_files_arguments_reference_writes_nothing(tmp_path, monkeypatch):
     ],
 )
 def test_no_files_arguments_rejects_typical_mistakes(wrong, hint, capsys):
-    assert nbA2.check_no_files_arguments(wrong) is False
-    assert hint in capsys.readouterr().out
+    rejects_with_hint(nbA2.check_no_files_arguments, wrong, hint, capsys)
 
 
 def test_significant_follows_the_paired_interval(capsys):
