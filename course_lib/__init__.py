@@ -1,18 +1,25 @@
 """course_lib: the helper package of the course "How neural networks are optimized".
 
-Modules (data flows one way, top to bottom):
+Modules and packages (data flows one way, top to bottom):
 
+- ``course_lib.assets``        package data (no module): the pretrained CNN backbone
 - ``course_lib.data``          MNIST-1D generated offline, scikit-learn's digits, transfer tasks
-- ``course_lib.models``        a small MLP and a 1-D CNN with ``features`` and ``classifier`` parts
+- ``course_lib.models``        logistic regression, MLP, 1-D CNN: ``features`` + ``classifier``
 - ``course_lib.param_groups``  splitting parameters into optimizer groups
 - ``course_lib.optim``         SGD, Adagrad, RMSprop, Adam, AdamW, NAdam matching ``torch.optim``
 - ``course_lib.schedules``     pure schedules: ``value = schedule(step)``
 - ``course_lib.schedulers``    torch-compatible schedulers built on the pure schedules
-- ``course_lib.training``      ``fit``: the training loop with history, divergence detection, checkpoints
+- ``course_lib.training``      package: ``fit`` from history, RNG state, checkpoints, a train step
+- ``course_lib.pretrain``      the recipes' training; ``python -m course_lib.pretrain`` (backbone)
+- ``course_lib.transfer``      fine-tuning strategies for the backbone on the target task
+- ``course_lib.compare``       several seeds per configuration, tables, paired differences
 - ``course_lib.lr_finder``     the learning-rate range test
 - ``course_lib.landscapes``    2-D test functions and optimizer trajectories on them
+- ``course_lib.experiments``   package: the explorers' pure compute (no ipywidgets import)
+- ``course_lib.integrations``  package: ``keras`` (Keras 3), ``lightning``, ``optuna``
 - ``course_lib.plots``         matplotlib helpers
-- ``course_lib.widgets``       ipywidgets explorers around tested compute functions
+- ``course_lib.widgets``       ipywidgets explorers: thin shells around ``course_lib.experiments``
+- ``course_lib.exercises``     the notebooks' self-checks, one module per notebook
 """
 
 __version__ = "0.1.0"
