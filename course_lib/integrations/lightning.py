@@ -25,7 +25,7 @@ checkpoints, a temporary ``default_root_dir``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import numpy as np
@@ -148,21 +148,12 @@ class CourseLitModule(pl.LightningModule):
         optimizer = self.optimizer_class(groups, **self.optimizer_kwargs)
         if self.make_scheduler is None:
             return optimizer
-        scheduler = self.make_scheduler(optimizer, self._scheduler_steps())
-        return {"optimizer": optimizer, "lr_scheduler": self._scheduler_config(scheduler)}
-
-    def _scheduler_steps(self) -> int:
-        """:math:`T`: optimizer steps of the whole run (``"step"``) or epochs (``"epoch"``)."""
         if self.interval == "step":
-            return int(self.trainer.estimated_stepping_batches)
-        epochs = self.trainer.max_epochs
-        if epochs is None:
-            raise ValueError("interval='epoch' needs a Trainer with max_epochs, got None")
-        return int(epochs)
-
-    def _scheduler_config(self, scheduler) -> dict[str, Any]:
-        """Lightning's ``lr_scheduler`` dict; a plateau scheduler gets the monitor (epochs only)."""
-        config: dict[str, Any] = {"scheduler": scheduler, "interval": self.interval, "frequency": 1}
+            total = int(self.trainer.estimated_stepping_batches)
+        else:
+            total = int(cast(int, self.trainer.max_epochs))  # an int once the Trainer is built
+        scheduler = self.make_scheduler(optimizer, total)
+        config = {"scheduler": scheduler, "interval": self.interval, "frequency": 1}
         if is_plateau(scheduler):
             if self.interval != "epoch":
                 raise ValueError(
@@ -170,7 +161,7 @@ class CourseLitModule(pl.LightningModule):
                     f"{self.monitor!r}, computed once per validation epoch), got 'step'"
                 )
             config["monitor"] = self.monitor
-        return config
+        return {"optimizer": optimizer, "lr_scheduler": config}
 
 
 class LRRecorder(pl.Callback):

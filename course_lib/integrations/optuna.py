@@ -14,6 +14,7 @@ configuration (used by the objective and to re-train the best one on several see
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ def train_mnist1d(
     scheduler = build(opt, epochs * len(train)) if build is not None else None
     run = _Run(model, opt, scheduler)
     pruned_at = run.fit(train, tensor_loader(val[0], val[1]), epochs, report)
-    test_acc = _accuracy(model, split.x_test, split.y_test) if evaluate_test else None
+    test_acc = _test_accuracy(model, split) if evaluate_test else None
     history = run.history
     return TrainResult(
         history["val_acc"][-1], history["val_loss"][-1], test_acc, history, run.lrs(), pruned_at
@@ -161,7 +162,10 @@ class _Run:
         """One pass over ``train``; the mean training loss (batch losses weighted by batch size)."""
         self.model.train()
         total, n = 0.0, 0
-        for x, y in train:
+        # exactly len(train) batches, as Lightning takes them: asking a seeded RandomSampler for one
+        # more (a for loop does) draws an empty extra permutation when the batches fill the data
+        # exactly, and every later epoch's order would change
+        for x, y in itertools.islice(train, len(train)):
             self.rows.append([float(g["lr"]) for g in self.optimizer.param_groups])
             step = train_step(self.model, self.optimizer, x, y, check_finite=False)
             if self.scheduler is not None:
@@ -175,11 +179,10 @@ class _Run:
         return np.asarray(self.rows, dtype=np.float64)
 
 
-def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Accuracy of ``model`` on ``(x, y)`` in one batch, in eval mode, without gradients."""
-    model.eval()
-    with torch.no_grad():
-        return (model(x).argmax(1) == y).double().mean().item()
+def _test_accuracy(model: nn.Module, split) -> float:
+    """Accuracy on ``split``'s test part, in one batch: the exact count of correct predictions / n."""
+    test = [(split.x_test, split.y_test)]
+    return evaluate(model, test, loss_fn=None, metrics={"acc": correct})["acc"]
 
 
 @dataclass(frozen=True)
