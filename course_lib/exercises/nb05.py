@@ -132,6 +132,55 @@ def check_warmup_lr(
 _PLATEAU_KEYS = ("mode", "factor", "patience", "threshold", "threshold_mode")
 
 
+def _plateau_answer(answer) -> dict | None:
+    """The answer's keyword arguments with ``mode`` defaulted, or None after saying what is wrong."""
+    if _missing(answer):
+        return None
+    if not isinstance(answer, Mapping):
+        print(
+            "Answer with a dict of keyword arguments, e.g. "
+            "{'factor': ..., 'patience': ..., 'threshold': ..., 'threshold_mode': ...}."
+        )
+        return None
+    unknown = sorted(str(k) for k in answer if k not in _PLATEAU_KEYS)
+    if unknown:
+        print(f"Unknown or unneeded keys {unknown}; use only {list(_PLATEAU_KEYS)}.")
+        return None
+    got = {"mode": "min", **answer}
+    missing = [k for k in _PLATEAU_KEYS if k not in got]
+    if missing:
+        print(f"Give every argument that differs from torch's defaults; missing: {missing}.")
+        return None
+    return got
+
+
+def _plateau_hints(got: dict, n_iter_no_change: int, tol: float) -> list[str]:
+    """One hint per argument of ``got`` that differs from scikit-learn's adaptive rule."""
+    hints = []
+    if got["mode"] != "min":
+        hints.append("mode: the training loss should go DOWN ('min').")
+    factor = got["factor"]
+    if not (isinstance(factor, (int, float)) and math.isclose(factor, 0.2, rel_tol=1e-9)):
+        hints.append("factor: torch MULTIPLIES the lr by factor; dividing by 5 is factor=0.2.")
+    patience = got["patience"]
+    if patience == n_iter_no_change:
+        hints.append(
+            f"patience: torch reduces when the bad epochs EXCEED patience, so "
+            f"{n_iter_no_change} bad epochs in a row need patience={n_iter_no_change - 1}."
+        )
+    elif patience != n_iter_no_change - 1:
+        hints.append(f"patience: count the bad epochs that sklearn waits for ({n_iter_no_change}).")
+    threshold = got["threshold"]
+    if not (isinstance(threshold, (int, float)) and math.isclose(threshold, tol, rel_tol=1e-9)):
+        hints.append(f"threshold: sklearn's tol is {tol:g}.")
+    if got["threshold_mode"] != "abs":
+        hints.append(
+            "threshold_mode: torch's default 'rel' compares with best * (1 - threshold); sklearn "
+            "subtracts tol itself ('abs')."
+        )
+    return hints
+
+
 def check_plateau_arguments(answer, n_iter_no_change: int = 5, tol: float = 1e-3) -> bool:
     """Exercise 4: the ``ReduceLROnPlateau`` arguments of scikit-learn's ``learning_rate="adaptive"``.
 
@@ -142,56 +191,10 @@ def check_plateau_arguments(answer, n_iter_no_change: int = 5, tol: float = 1e-3
     ``threshold=tol``, ``threshold_mode="abs"``. Answer with a dict of these keyword arguments
     (``mode`` may be left out: "min" is the default).
     """
-    if _missing(answer):
+    got = _plateau_answer(answer)
+    if got is None:
         return False
-    if not isinstance(answer, Mapping):
-        print(
-            "Answer with a dict of keyword arguments, e.g. "
-            "{'factor': ..., 'patience': ..., 'threshold': ..., 'threshold_mode': ...}."
-        )
-        return False
-    unknown = sorted(str(k) for k in answer if k not in _PLATEAU_KEYS)
-    if unknown:
-        print(f"Unknown or unneeded keys {unknown}; use only {list(_PLATEAU_KEYS)}.")
-        return False
-    got = {"mode": "min", **answer}
-    missing = [k for k in _PLATEAU_KEYS if k not in got]
-    if missing:
-        print(f"Give every argument that differs from torch's defaults; missing: {missing}.")
-        return False
-    expected = {
-        "mode": "min",
-        "factor": 0.2,
-        "patience": n_iter_no_change - 1,
-        "threshold": tol,
-        "threshold_mode": "abs",
-    }
-    hints = []
-    if got["mode"] != "min":
-        hints.append("mode: the training loss should go DOWN ('min').")
-    factor = got["factor"]
-    if not (isinstance(factor, (int, float)) and math.isclose(factor, 0.2, rel_tol=1e-9)):
-        hint = "factor: torch MULTIPLIES the lr by factor; dividing by 5 is factor=0.2."
-        hints.append(hint)
-    patience = got["patience"]
-    if patience != expected["patience"]:
-        if patience == n_iter_no_change:
-            hints.append(
-                f"patience: torch reduces when the bad epochs EXCEED patience, so "
-                f"{n_iter_no_change} bad epochs in a row need patience={n_iter_no_change - 1}."
-            )
-        else:
-            hints.append(
-                f"patience: count the bad epochs that sklearn waits for ({n_iter_no_change})."
-            )
-    threshold = got["threshold"]
-    if not (isinstance(threshold, (int, float)) and math.isclose(threshold, tol, rel_tol=1e-9)):
-        hints.append(f"threshold: sklearn's tol is {tol:g}.")
-    if got["threshold_mode"] != "abs":
-        hints.append(
-            "threshold_mode: torch's default 'rel' compares with best * (1 - threshold); sklearn "
-            "subtracts tol itself ('abs')."
-        )
+    hints = _plateau_hints(got, n_iter_no_change, tol)
     if hints:
         print("Not quite:\n- " + "\n- ".join(hints))
         return False
