@@ -864,29 +864,8 @@ def describe(optimizer_or_groups, model: nn.Module | None = None) -> GroupTable:
         rest         2           4       0  0.01             0         0          0     False
         total: 4 tensors, 13 parameters in 2 groups
     """
-    if isinstance(optimizer_or_groups, torch.optim.Optimizer):
-        groups = optimizer_or_groups.param_groups
-    elif isinstance(optimizer_or_groups, (list, tuple)):
-        groups = list(optimizer_or_groups)
-    else:
-        raise TypeError(
-            "describe needs an optimizer or a list of group dicts, got "
-            f"{type(optimizer_or_groups).__name__}"
-        )
-    for i, g in enumerate(groups):
-        if not isinstance(g, Mapping) or "params" not in g:
-            raise TypeError(f"group {i} must be a dict with a 'params' list, got {g!r}")
-    keys: list[str] = []
-    for k in _FIRST:
-        if any(k in g for g in groups):
-            keys.append(k)
-    for g in groups:
-        for k in g:
-            if k not in _HIDDEN and k not in keys:
-                keys.append(k)
-    if not any(g.get("maximize") for g in groups) and "maximize" in keys:
-        keys.remove("maximize")  # show the flag only when some group maximizes
-    columns = ["group", "tensors", "parameters", "frozen", *keys]
+    groups = _groups_of(optimizer_or_groups)
+    keys = _hparam_columns(groups)
     rows, total_t, total_n = [], 0, 0
     for i, g in enumerate(groups):
         params = list(g["params"])
@@ -899,16 +878,49 @@ def describe(optimizer_or_groups, model: nn.Module | None = None) -> GroupTable:
         rows.append(tuple(cells))
     notes = [f"total: {total_t} tensors, {total_n:,} parameters in {len(groups)} groups"]
     if model is not None:
-        held = {id(p) for g in groups for p in g["params"]}
-        trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        outside = [n for n, p in trainable if id(p) not in held]
-        n_model = sum(p.numel() for _, p in trainable)
-        notes.append(f"model: {len(trainable)} trainable tensors, {n_model:,} parameters")
-        if outside:
-            notes.append(
-                f"WARNING: {len(outside)} trainable tensor(s) in no group (never updated): "
-                f"{_list_names(outside)}"
-            )
-        else:
-            notes.append("every trainable parameter is in a group")
-    return GroupTable(columns, rows, notes)
+        notes += _coverage_notes(groups, model)
+    return GroupTable(["group", "tensors", "parameters", "frozen", *keys], rows, notes)
+
+
+def _groups_of(optimizer_or_groups) -> list:
+    """The param groups of an optimizer, or a list of group dicts, checked."""
+    if isinstance(optimizer_or_groups, torch.optim.Optimizer):
+        groups = optimizer_or_groups.param_groups
+    elif isinstance(optimizer_or_groups, (list, tuple)):
+        groups = list(optimizer_or_groups)
+    else:
+        raise TypeError(
+            "describe needs an optimizer or a list of group dicts, got "
+            f"{type(optimizer_or_groups).__name__}"
+        )
+    for i, g in enumerate(groups):
+        if not isinstance(g, Mapping) or "params" not in g:
+            raise TypeError(f"group {i} must be a dict with a 'params' list, got {g!r}")
+    return groups
+
+
+def _hparam_columns(groups) -> list[str]:
+    """The hyperparameter columns: the usual ones first, then any other that a group has."""
+    keys = [k for k in _FIRST if any(k in g for g in groups)]
+    for g in groups:
+        keys += [k for k in g if k not in _HIDDEN and k not in keys]
+    if not any(g.get("maximize") for g in groups) and "maximize" in keys:
+        keys.remove("maximize")  # show the flag only when some group maximizes
+    return keys
+
+
+def _coverage_notes(groups, model: nn.Module) -> list[str]:
+    """The model's trainable parameters, and a warning naming those that are in no group."""
+    held = {id(p) for g in groups for p in g["params"]}
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    outside = [n for n, p in trainable if id(p) not in held]
+    n_model = sum(p.numel() for _, p in trainable)
+    notes = [f"model: {len(trainable)} trainable tensors, {n_model:,} parameters"]
+    if outside:
+        notes.append(
+            f"WARNING: {len(outside)} trainable tensor(s) in no group (never updated): "
+            f"{_list_names(outside)}"
+        )
+    else:
+        notes.append("every trainable parameter is in a group")
+    return notes
