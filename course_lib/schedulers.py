@@ -64,16 +64,20 @@ Deliberate differences from torch (each one tested):
    before it, and the result depends on the order). Past ``T_max`` a chained CosineAnnealingLR
    differs: torch's recursion adds back the un-scaled base lr at ``T_max + 1``; here the product holds.
 5. :class:`SequentialLR` and :class:`ChainedScheduler` take ``course_lib`` schedulers only
-   (``TypeError`` for torch's, whose recursive values cannot be evaluated at a given step). Ours
-   inside torch's ``SequentialLR`` work; inside torch's ``ChainedScheduler`` the last one wins,
-   because each writes absolute values.
+   (``TypeError`` for torch's, whose recursive values cannot be evaluated at a given step); a
+   :class:`SequentialLR` child may be a :class:`ChainedScheduler` (torch accepts one but raises
+   ``NotImplementedError`` at the milestone that switches to it; here the chain runs on its own
+   clock). Ours inside torch's ``SequentialLR`` work; inside torch's ``ChainedScheduler`` the last
+   one wins, because each writes absolute values.
 6. :class:`OneCycleLR` at ``last_epoch == total_steps`` (the ``scheduler.step()`` after the last
    batch, whose value no update uses) holds the final value; torch extrapolates the last phase there
    (with ``anneal_strategy="linear"`` and the default factors, to a NEGATIVE lr). One more step raises
    ``ValueError`` naming ``total_steps``, as torch does.
 7. :class:`CosineAnnealingWarmRestarts` ``.step(epoch)`` finds the cycle with an exact integer loop;
    torch uses a floating-point logarithm that puts some restarts one cycle early (``T_0=1,
-   T_mult=10, epoch=111``: torch gives ``eta_min``, the restart value is the base lr).
+   T_mult=10, epoch=111``: torch gives ``eta_min``, the restart value is the base lr). A ``T_cur``
+   written by hand is continued from as in torch; a ``T_i`` written by hand must be one of the
+   cycle lengths ``T_0 * T_mult**k`` (``ValueError`` at the next step; torch takes any).
 8. ``state_dict()`` holds no callables or Counters (``weights_only=True`` loading works);
    MultiStepLR keeps ``milestones`` as a sorted list. LambdaLR, MultiplicativeLR and CyclicLR save
    the ``__dict__`` of callable objects (not of functions), as torch does.
@@ -114,6 +118,7 @@ from course_lib.schedules import (
     MultiStepDecay,
     OneCycle,
     Polynomial,
+    Product,
     Scaled,
     StepDecay,
     _check_increasing_ints,
@@ -625,7 +630,9 @@ class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
 
     .. math:: \gamma_t = \gamma_{\min} + \tfrac12(\gamma - \gamma_{\min})\left(1 + \cos\frac{\pi\,\text{T\_cur}}{\text{T\_i}}\right)
 
-    ``T_cur`` and ``T_i`` are kept as attributes, as in torch. ``step(epoch)`` accepts a real epoch
+    ``T_cur`` and ``T_i`` are kept as attributes, as in torch; writing ``T_cur`` by hand makes the
+    next ``step()`` continue from it, as in torch (the closed form is then evaluated ``T_cur``
+    minus the old ``T_cur`` steps later or earlier). ``step(epoch)`` accepts a real epoch
     (``scheduler.step(epoch + i / iters)`` inside an epoch); the step after it continues from there.
 
     Args:
@@ -650,6 +657,8 @@ class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
         self.T_i = self.T_0
         self.T_cur = last_epoch
         self._t = None  # the real-valued step when step(epoch) was given a fraction
+        self._shift = 0  # steps skipped or repeated by writing T_cur by hand (see step)
+        self._written: tuple | None = None  # (T_cur, T_i) as the last step wrote them
         super().__init__(optimizer, last_epoch)
 
     def _lr_schedule(self, i, base):
@@ -661,24 +670,50 @@ class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
         return self.last_epoch
 
     def _values_at(self, t):
+        t = t + self._shift if t >= 0 else t
         values = super()._values_at(t)
         if t >= 0:
             _, start, self.T_i = CosineWarmRestarts(1.0, self.T_0, self.T_mult).cycle(t)
             self.T_cur = t - start
+            self._written = (self.T_cur, self.T_i)
         return values
 
     def get_lr(self):
         return self._values_at(self._current_t())
 
+    def _adopt_written_t_cur(self) -> None:
+        """If ``T_cur`` was written by hand, shift the clock so the next step continues from it.
+
+        As in torch, the next ``step()`` then takes ``T_cur + 1`` in the current cycle (restarting
+        when it reaches ``T_i``). ``T_cur`` must be a number >= 0; ``T_i`` may be written too if it is
+        one of the cycle lengths ``T_0 * T_mult**k``.
+        """
+        if self._written is None or (self.T_cur, self.T_i) == self._written:
+            return
+        check_number("T_cur", self.T_cur, low=0.0)
+        now = self._current_t() + self._shift
+        start = now - self._written[0]  # the start of the current cycle
+        if self.T_i != self._written[1]:
+            start, length = 0, self.T_0
+            while length < self.T_i and self.T_mult > 1:
+                start, length = start + length, length * self.T_mult
+            if length != self.T_i:
+                raise ValueError(
+                    f"T_i must be one of the cycle lengths T_0 * T_mult**k = {self.T_0} * "
+                    f"{self.T_mult}**k, got {self.T_i!r}"
+                )
+        self._shift = start + self.T_cur - self._current_t()
+
     def step(self, epoch=None) -> None:
         """Advance one step, or jump to ``epoch`` (a real number >= 0, e.g. ``epoch + i / iters``)."""
         if epoch is None:
+            self._adopt_written_t_cur()
             self._t = self._current_t() + 1
             super().step()
             return
         check_number("epoch", epoch, low=0.0)
         self._step_count += 1
-        self._t = epoch
+        self._t, self._shift = epoch, 0
         self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self._values_at(epoch), strict=True):
             _set_hyper(group, "lr", lr)
@@ -924,7 +959,8 @@ def _check_sub_schedulers(owner: str, optimizer, schedulers) -> list:
                 f"{owner}: schedulers[{i}] is a ReduceLROnPlateau, which needs a metric in step() "
                 "and cannot be combined"
             )
-        if not isinstance(s, _ClosedFormScheduler):
+        allowed = (_ClosedFormScheduler, ChainedScheduler) if owner == "SequentialLR" else ()
+        if not isinstance(s, allowed or _ClosedFormScheduler):
             raise TypeError(
                 f"{owner}: schedulers[{i}] must be a course_lib.schedulers scheduler (closed form), "
                 f"got {type(s).__module__}.{type(s).__name__}"
@@ -963,7 +999,7 @@ class SequentialLR(_ClosedFormScheduler):
             )
         super().__init__(optimizer, last_epoch)
 
-    def _active(self, t) -> tuple[_ClosedFormScheduler, int]:
+    def _active(self, t) -> tuple[_ClosedFormScheduler | ChainedScheduler, int]:
         k = bisect_right(self._milestones, t)
         return self._schedulers[k], (t - self._milestones[k - 1] if k else t)
 
@@ -1023,13 +1059,54 @@ class ChainedScheduler(LRScheduler):
         self.optimizer = optimizer
         self._apply()
 
-    def _apply(self) -> None:
+    def _check_groups(self) -> None:
+        for s in self._schedulers:
+            s._check_groups()
+
+    def _chain_values(self, steps: list) -> list[list[float]]:
+        r"""What the optimizer holds after each scheduler, when scheduler k is at step ``steps[k]``.
+
+        Row k is :math:`\gamma \prod_{j \le k} f_j(t_j) \prod_{j > k} f_j(t_j - 1)` (with
+        :math:`f_j(-1) = 1`): torch's chain steps its schedulers in order, each scaling what the
+        previous ones left, and each reports that value in ``get_last_lr()``. The last row is the
+        chained lr.
+        """
         bases = self._schedulers[0].base_lrs
-        factors = [s._factors_at(s.last_epoch) for s in self._schedulers]
-        for g, group in enumerate(self.optimizer.param_groups):
-            value = float(bases[g])
-            for f in factors:
-                value = value * f[g]
+        now = [s._factors_at(t) for s, t in zip(self._schedulers, steps)]
+        before = [s._factors_at(t - 1) if t > 0 else None for s, t in zip(self._schedulers, steps)]
+        rows = []
+        for k in range(len(self._schedulers)):
+            row = []
+            for g, base in enumerate(bases):
+                value = float(base)
+                for j in range(len(self._schedulers)):
+                    factors = now[j] if j <= k else before[j]
+                    value = value * (factors[g] if factors is not None else 1.0)
+                row.append(value)
+            rows.append(row)
+        return rows
+
+    def _values_at(self, t) -> list[float]:
+        """The chained lr of every group with every scheduler at step ``t`` (for SequentialLR)."""
+        rows = self._chain_values([t] * len(self._schedulers))
+        for s, row in zip(self._schedulers, rows):
+            s.last_epoch, s._last_lr = t, list(row)
+        return rows[-1]
+
+    def lr_schedules(self) -> list[Callable]:
+        """Per group: the product of the chained schedulers' factors times the base lr."""
+        bases = self._schedulers[0].base_lrs
+        factors = [s._schedules()[2] for s in self._schedulers]
+        return [
+            Scaled(Product(tuple(f[g] for f in factors)), float(base))
+            for g, base in enumerate(bases)
+        ]
+
+    def _apply(self) -> None:
+        rows = self._chain_values([s.last_epoch for s in self._schedulers])
+        for s, row in zip(self._schedulers, rows):
+            s._last_lr = list(row)
+        for group, value in zip(self.optimizer.param_groups, rows[-1]):
             _set_hyper(group, "lr", value)
         self._last_lr = _group_values(self.optimizer, "lr")
 

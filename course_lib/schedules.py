@@ -93,6 +93,7 @@ __all__ = [
     "MultiStepDecay",
     "OneCycle",
     "Polynomial",
+    "Product",
     "Scaled",
     "Schedule",
     "StepDecay",
@@ -781,6 +782,39 @@ class Scaled(Schedule):
     def events(self, n):
         check_int("n", n, low=0)
         return _events_of(self.schedule, n)
+
+
+@dataclass(frozen=True)
+class Product(Schedule):
+    r"""Factor schedules multiplied: :math:`s(t) = \prod_k s_k(t)`, in the order given.
+
+    A ``ChainedScheduler``'s shape: ``Scaled(Product((step, warmup)), 0.1)`` is what torch's chain
+    of those two factor schedulers gives on a group with ``lr=0.1``.
+
+    Args:
+        schedules: the factors (schedules or any callables of the step), at least one.
+
+        >>> Product((Linear(0.5, 1.0, 10), Constant(0.2)))(10)
+        0.2
+    """
+
+    schedules: tuple
+
+    def __post_init__(self):
+        if not isinstance(self.schedules, tuple) or not self.schedules:
+            raise ValueError(f"schedules must be a non-empty tuple, got {self.schedules!r}")
+        for i, schedule in enumerate(self.schedules):
+            _check_callable(f"schedules[{i}]", schedule)
+
+    def _value(self, t):
+        value = 1.0
+        for schedule in self.schedules:
+            value = value * schedule(t)
+        return value
+
+    def events(self, n):
+        check_int("n", n, low=0)
+        return sorted(e for schedule in self.schedules for e in _events_of(schedule, n))
 
 
 @dataclass(frozen=True)
