@@ -49,6 +49,10 @@ VARIANTS = [
 ]
 
 
+def test_the_variants_cover_every_catalogue_entry():
+    assert {name for name, _, _ in VARIANTS} == set(xs.SCHEDULE_CATALOGUE)
+
+
 @pytest.mark.parametrize(("name", "steps", "params"), VARIANTS, ids=lambda v: str(v))
 def test_designer_curve_equals_the_learning_rates_of_torchs_scheduler(name, steps, params):
     r = xs.compute_schedule(name, steps, **params)

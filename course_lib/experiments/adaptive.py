@@ -555,6 +555,28 @@ class AmsgradRates:
         return float(self.rate_torch[-1] / self.rate_torch[0])
 
 
+def _amsgrad_matches_torch(grads: np.ndarray, v_max: np.ndarray, beta2, lr, eps) -> bool:
+    """Whether course_lib's and torch's AMSGrad agree bit for bit on ``grads``, and with ``v_max``."""
+    ours = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    theirs = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = Adam([ours], lr=lr, betas=(0.9, beta2), eps=eps, amsgrad=True)
+    ref = torch.optim.Adam([theirs], lr=lr, betas=(0.9, beta2), eps=eps, amsgrad=True)
+    state_v_max = np.empty(len(grads))
+    for i, gi in enumerate(grads):
+        for p, o in ((ours, opt), (theirs, ref)):
+            o.zero_grad()
+            (float(gi) * p).sum().backward()
+            o.step()
+        state_v_max[i] = opt.state[ours]["max_exp_avg_sq"].item()
+    mine, torchs = opt.state[ours], ref.state[theirs]
+    return bool(
+        torch.equal(ours, theirs)
+        and torch.equal(mine["max_exp_avg_sq"], torchs["max_exp_avg_sq"])
+        and torch.equal(mine["exp_avg"], torchs["exp_avg"])
+        and np.allclose(state_v_max, v_max[: len(grads)], rtol=1e-12, atol=0.0)
+    )
+
+
 def amsgrad_rates(
     steps: int = 5000,
     *,
@@ -611,24 +633,7 @@ def amsgrad_rates(
         v_prev = beta2 * v_prev + (1.0 - beta2) * gi * gi
         v_max_prev = max(v_max_prev, v_prev)
         v[i], v_max[i] = v_prev, v_max_prev
-    ours = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    theirs = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = Adam([ours], lr=lr, betas=(0.9, beta2), eps=eps, amsgrad=True)
-    ref = torch.optim.Adam([theirs], lr=lr, betas=(0.9, beta2), eps=eps, amsgrad=True)
-    n_check = min(check, steps)
-    state_v_max = np.empty(n_check)
-    for i, gi in enumerate(grads[:n_check]):
-        for p, o in ((ours, opt), (theirs, ref)):
-            o.zero_grad()
-            (float(gi) * p).sum().backward()
-            o.step()
-        state_v_max[i] = opt.state[ours]["max_exp_avg_sq"].item()
-    matches = bool(
-        torch.equal(ours, theirs)
-        and torch.equal(opt.state[ours]["max_exp_avg_sq"], ref.state[theirs]["max_exp_avg_sq"])
-        and torch.equal(opt.state[ours]["exp_avg"], ref.state[theirs]["exp_avg"])
-        and np.allclose(state_v_max, v_max[:n_check], rtol=1e-12, atol=0.0)
-    )
+    matches = _amsgrad_matches_torch(grads[: min(check, steps)], v_max, beta2, lr, eps)
     t = np.arange(1, steps + 1, dtype=np.float64)
     rate_torch = lr / (np.sqrt(v_max / (1.0 - beta2**t)) + eps)
     rate_paper = (lr / np.sqrt(t)) / np.sqrt(v_max)

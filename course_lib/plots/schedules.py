@@ -203,6 +203,15 @@ def plot_schedule_grid(
     return fig, axes
 
 
+def _legend_below(ax) -> None:
+    """Move the legend below the axes: the long labels would hide the curves and the y label."""
+    ax.get_legend().remove()
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(
+        handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.2), frameon=False
+    )
+
+
 def draw_schedules(current: ScheduleCurve | None, overlay=(), ax=None, *, log: bool = False):
     """Draw the overlay curves and the current one (thicker) with ``plot_schedule``.
 
@@ -239,17 +248,7 @@ def draw_schedules(current: ScheduleCurve | None, overlay=(), ax=None, *, log: b
     positive = all(float(np.min(curve(s, steps))) > 0 for s in named.values())
     if log and positive:
         ax.set_yscale("log")
-    legend = ax.get_legend()
-    if legend is not None:  # below the axes: the long labels would hide the curves and the y label
-        legend.remove()
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(
-            handles,
-            labels,
-            fontsize=7,
-            loc="upper left",
-            bbox_to_anchor=(0.0, -0.2),
-            frameon=False,
-        )
+    if ax.get_legend() is not None:
+        _legend_below(ax)
     fig.tight_layout()
     return fig

@@ -21,7 +21,44 @@ import ipywidgets as widgets
 
 from course_lib._validation import check_bool
 
-__all__ = ["Explorer", "error_html", "figure_png", "status_html"]
+__all__ = [
+    "SLIDER_STYLE",
+    "Explorer",
+    "error_html",
+    "figure_png",
+    "quadratic_sliders",
+    "status_html",
+]
+
+
+#: Keyword arguments every slider of the quadratic explorers (notebooks 01 and 02) shares.
+SLIDER_STYLE = {"continuous_update": False, "style": {"description_width": "110px"}}
+
+
+def quadratic_sliders(
+    condition_number: float, steps: int
+) -> tuple[widgets.FloatLogSlider, widgets.IntSlider]:
+    """The condition-number slider (:math:`\\kappa` in [1, 1000], log scale) and the steps slider.
+
+    Example:
+        >>> kappa, steps = quadratic_sliders(10.0, 100)
+        >>> kappa.value, steps.max
+        (10.0, 300)
+    """
+    common = {**SLIDER_STYLE, "layout": widgets.Layout(width="480px")}
+    kappa = widgets.FloatLogSlider(
+        value=condition_number,
+        base=10,
+        min=0,
+        max=3,
+        step=0.05,
+        description="condition κ",
+        **common,
+    )
+    steps_slider = widgets.IntSlider(
+        value=steps, min=10, max=300, step=10, description="steps", **common
+    )
+    return kappa, steps_slider
 
 
 def figure_png(fig, dpi: int = 80) -> bytes:

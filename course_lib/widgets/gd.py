@@ -17,7 +17,7 @@ import ipywidgets as widgets
 from course_lib._validation import check_number
 from course_lib.experiments.gd import GDResult, compute_gd
 from course_lib.plots.landscapes import draw_gd
-from course_lib.widgets._base import Explorer
+from course_lib.widgets._base import SLIDER_STYLE, Explorer, quadratic_sliders
 
 __all__ = ["GDExplorer"]
 
@@ -52,43 +52,19 @@ class GDExplorer(Explorer):
         L: float = 1.0,
         draw: bool = True,
     ) -> None:
-        w = widgets
         check_number("L", L, low=0.0, low_inclusive=False)
         self.L = float(L)
-        style = {"description_width": "110px"}
-        layout = w.Layout(width="480px")
-        self.lr_slider = w.FloatSlider(
+        self.lr_slider = widgets.FloatSlider(
             value=lr,
             min=0.01 / L,
             max=2.5 / L,
             step=0.01 / L,
             description="lr γ",
             readout_format=".3f",
-            continuous_update=False,
-            style=style,
-            layout=layout,
+            layout=widgets.Layout(width="480px"),
+            **SLIDER_STYLE,
         )
-        self.kappa_slider = w.FloatLogSlider(
-            value=condition_number,
-            base=10,
-            min=0,
-            max=3,
-            step=0.05,
-            description="condition κ",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
-        self.steps_slider = w.IntSlider(
-            value=steps,
-            min=10,
-            max=300,
-            step=10,
-            description="steps",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        )
+        self.kappa_slider, self.steps_slider = quadratic_sliders(condition_number, steps)
         self._build([self.lr_slider, self.kappa_slider, self.steps_slider], draw=draw)
 
     def compute(self) -> GDResult:

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from course_lib._validation import check_number
 from course_lib.experiments.momentum import MomentumResult, compute_momentum
 from course_lib.plots.landscapes import draw_momentum
-from course_lib.widgets._base import Explorer
+from course_lib.widgets._base import SLIDER_STYLE, Explorer, quadratic_sliders
 
 __all__ = ["MomentumExplorer"]
 
@@ -54,56 +54,24 @@ class MomentumExplorer(Explorer):
         L: float = 1.0,
         draw: bool = True,
     ) -> None:
-        w = widgets
         check_number("L", L, low=0.0, low_inclusive=False)
         self.L = float(L)
-        style = {"description_width": "110px"}
-        layout = w.Layout(width="480px")
-        common = {"continuous_update": False, "style": style, "layout": layout}
-        self.lr_slider = w.FloatSlider(
-            value=lr,
-            min=0.02 / L,
-            max=4.0 / L,
-            step=0.02 / L,
-            description="lr γ",
-            readout_format=".2f",
-            **common,
+        common = {**SLIDER_STYLE, "layout": widgets.Layout(width="480px"), "readout_format": ".2f"}
+        self.lr_slider = widgets.FloatSlider(
+            value=lr, min=0.02 / L, max=4.0 / L, step=0.02 / L, description="lr γ", **common
         )
-        self.momentum_slider = w.FloatSlider(
-            value=momentum,
-            min=0.0,
-            max=0.99,
-            step=0.01,
-            description="momentum μ",
-            readout_format=".2f",
-            **common,
+        self.momentum_slider = widgets.FloatSlider(
+            value=momentum, min=0.0, max=0.99, step=0.01, description="momentum μ", **common
         )
-        self.method = w.ToggleButtons(
+        self.method = widgets.ToggleButtons(
             options=[("heavy ball", False), ("Nesterov", True)],
             value=bool(nesterov),
             description="method",
-            style=style,
+            style=SLIDER_STYLE["style"],
         )
-        self.kappa_slider = w.FloatLogSlider(
-            value=condition_number,
-            base=10,
-            min=0,
-            max=3,
-            step=0.05,
-            description="condition κ",
-            **common,
-        )
-        self.steps_slider = w.IntSlider(
-            value=steps, min=10, max=300, step=10, description="steps", **common
-        )
-        controls = [
-            self.lr_slider,
-            self.momentum_slider,
-            self.method,
-            self.kappa_slider,
-            self.steps_slider,
-        ]
-        self._build(controls, draw=draw)
+        self.kappa_slider, self.steps_slider = quadratic_sliders(condition_number, steps)
+        controls = [self.lr_slider, self.momentum_slider, self.method]
+        self._build([*controls, self.kappa_slider, self.steps_slider], draw=draw)
 
     def compute(self) -> MomentumResult:
         return compute_momentum(
