@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "check_bool",
+    "check_callable",
     "check_choice",
+    "check_increasing_ints",
     "check_int",
+    "check_name",
     "check_number",
     "check_pair",
     "describe_range",
@@ -100,9 +106,10 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     expected = f"an integer {rng}".rstrip()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}")
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
+    return number
 
 
 def check_bool(name: str, value) -> bool:
@@ -133,3 +140,60 @@ def check_pair(name: str, value, **range_kwargs) -> tuple:
     for i, v in enumerate(value):
         check_number(f"{name}[{i}]", v, **range_kwargs)
     return tuple(value)
+
+
+def check_name(name: str, value, choices: Mapping[str, T]) -> T:
+    """The entry of ``choices`` whose key is ``value`` in any case; the message lists the keys.
+
+    >>> check_name("name", "adam", {"Adam": 1, "SGD": 2})
+    1
+    >>> check_name("name", "Lion", {"Adam": 1, "SGD": 2})
+    Traceback (most recent call last):
+    ...
+    ValueError: name must be one of 'Adam', 'SGD' (any case), got 'Lion'
+    """
+    by_lower = {key.lower(): entry for key, entry in choices.items()}
+    if isinstance(value, str) and value.lower() in by_lower:
+        return by_lower[value.lower()]
+    listed = ", ".join(repr(key) for key in sorted(choices, key=str.lower))
+    raise ValueError(f"{name} must be one of {listed} (any case), got {value!r}")
+
+
+def check_increasing_ints(name: str, values, *, low: int = 0) -> tuple[int, ...]:
+    """Check a sequence of integers ``>= low`` in strictly increasing order; return it as a tuple.
+
+    Used for milestones and join boundaries; errors name the element (``milestones[1]``):
+
+        >>> check_increasing_ints("milestones", [2, 2])
+        Traceback (most recent call last):
+        ...
+        ValueError: milestones must be strictly increasing, got [2, 2] (milestones[1]=2 after 2)
+    """
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a list of integers >= {low}, got {values!r}")
+    try:
+        values = list(values)
+    except TypeError:
+        raise TypeError(f"{name} must be a list of integers >= {low}, got {values!r}") from None
+    out: list[int] = []
+    for i, v in enumerate(values):
+        out.append(check_int(f"{name}[{i}]", v, low=low))
+        if i and out[i] <= out[i - 1]:
+            raise ValueError(
+                f"{name} must be strictly increasing, got {list(values)!r} "
+                f"({name}[{i}]={out[i]} after {out[i - 1]})"
+            )
+    return tuple(out)
+
+
+def check_callable(name: str, value, what: str = "") -> None:
+    """Check that ``value`` can be called; ``what`` says what it stands for (``"a schedule"``).
+
+    >>> check_callable("schedule", 0.1, "a schedule")
+    Traceback (most recent call last):
+    ...
+    TypeError: schedule must be callable (a schedule), got 0.1
+    """
+    if not callable(value):
+        kind = f" ({what})" if what else ""
+        raise TypeError(f"{name} must be callable{kind}, got {value!r}")

@@ -100,13 +100,21 @@ import math
 import types
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from typing import Literal, cast
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.optim.lr_scheduler import ReduceLROnPlateau as _TorchReduceLROnPlateau
 
-from course_lib._validation import check_bool, check_choice, check_int, check_number
+from course_lib._validation import (
+    check_bool,
+    check_choice,
+    check_increasing_ints,
+    check_int,
+    check_name,
+    check_number,
+)
 from course_lib.schedules import (
     Constant,
     Cosine,
@@ -121,7 +129,6 @@ from course_lib.schedules import (
     Product,
     Scaled,
     StepDecay,
-    _check_increasing_ints,
     one_cycle,
 )
 
@@ -142,6 +149,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "SequentialLR",
     "StepLR",
+    "by_name",
 ]
 
 
@@ -196,18 +204,40 @@ def _callable_state(fns) -> list:
     ]
 
 
-def _cycled_momentum(scheduler, optimizer, name, cycle_momentum, base_momentum, max_momentum):
-    """Set ``cycle_momentum`` and, when it is on, the momentum key and per-group momentum bounds."""
-    scheduler.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
-    if scheduler.cycle_momentum:
-        scheduler._momentum_key = _momentum_key(optimizer, name)
-        scheduler.use_beta1 = scheduler._momentum_key == "beta1"
-        scheduler.base_momentums = _per_group(
-            "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
-        )
-        scheduler.max_momentums = _per_group(
-            "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
-        )
+class _CycledMomentum:
+    """What CyclicLR and OneCycleLR share: the momentum (or ``beta1``) cycled against the lr.
+
+    The attributes are torch's (``cycle_momentum``, ``use_beta1``, ``base_momentums``,
+    ``max_momentums``); they are set only when ``cycle_momentum`` is on, as in torch.
+    """
+
+    cycle_momentum: bool
+    use_beta1: bool
+    base_momentums: list[float]
+    max_momentums: list[float]
+    _momentum_key: str
+
+    def _setup_momentum(
+        self, optimizer: Optimizer, owner: str, cycle_momentum, base_momentum, max_momentum
+    ) -> None:
+        """Check ``cycle_momentum`` and, when it is on, set the key and per-group bounds."""
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        if self.cycle_momentum:
+            self._momentum_key = _momentum_key(optimizer, owner)
+            self.use_beta1 = self._momentum_key == "beta1"
+            self.base_momentums = _per_group(
+                "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
+            )
+            self.max_momentums = _per_group(
+                "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
+            )
+
+    def _start_momentum(self, group: dict, i: int) -> None:
+        """At construction (``last_epoch == -1``): group ``i`` starts at its ``max_momentum``."""
+        if self.cycle_momentum:
+            _set_hyper(group, self._momentum_key, self.max_momentums[i])
+            group["max_momentum"] = self.max_momentums[i]
+            group["base_momentum"] = self.base_momentums[i]
 
 
 def _momentum_key(optimizer: Optimizer, owner: str) -> str:
@@ -262,7 +292,7 @@ class _ClosedFormScheduler(LRScheduler):
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
         check_int("last_epoch", last_epoch, low=-1)
-        self._built = None
+        self._built: tuple | None = None
         super().__init__(optimizer, last_epoch)
 
     # --- what subclasses define ----------------------------------------------------------------
@@ -322,9 +352,14 @@ class _ClosedFormScheduler(LRScheduler):
     def _factors_at(self, t) -> list[float]:
         """The factor :math:`f(t)` of every group (chainable schedulers only)."""
         self._check_groups()
-        return [f(t) for f in self._schedules()[2]]
+        factors = self._schedules()[2]
+        if factors is None:
+            raise TypeError(
+                f"{type(self).__name__} is not a factor schedule: {self._chain_problem()}"
+            )
+        return [f(t) for f in factors]
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list:  # list[float]; torch's annotation is list[float | Tensor]
         """The closed-form lr of every group at ``last_epoch`` (no warning, no hidden state)."""
         return self._values_at(self.last_epoch)
 
@@ -473,7 +508,7 @@ class MultiStepLR(_ClosedFormScheduler):
     def __init__(
         self, optimizer: Optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.milestones = list(_check_increasing_ints("milestones", milestones, low=0))
+        self.milestones = list(check_increasing_ints("milestones", milestones, low=0))
         self.gamma = check_number("gamma", gamma, low=0.0, low_inclusive=False)
         super().__init__(optimizer, last_epoch)
 
@@ -720,7 +755,7 @@ class CosineAnnealingWarmRestarts(_ClosedFormScheduler):
         self._last_lr = _group_values(self.optimizer, "lr")
 
 
-class CyclicLR(_ClosedFormScheduler):
+class CyclicLR(_CycledMomentum, _ClosedFormScheduler):
     r"""Cyclical learning rate (Smith 2017) between ``base_lr`` and ``max_lr``; momentum the other way.
 
     The lr follows ``course_lib.schedules.Cyclic(base_lr, max_lr, ...)`` (the maths is there); with
@@ -778,14 +813,11 @@ class CyclicLR(_ClosedFormScheduler):
         if scale_fn is None:  # torch fixes the scale mode of the built-in modes
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self._step_size_up, self._step_size_down = up, down
-        _cycled_momentum(self, optimizer, "CyclicLR", cycle_momentum, base_momentum, max_momentum)
+        self._setup_momentum(optimizer, "CyclicLR", cycle_momentum, base_momentum, max_momentum)
         if last_epoch == -1:
             for i, group in enumerate(optimizer.param_groups):
                 _set_hyper(group, "lr", base_lrs[i])
-                if cycle_momentum:
-                    _set_hyper(group, self._momentum_key, self.max_momentums[i])
-                    group["max_momentum"] = self.max_momentums[i]
-                    group["base_momentum"] = self.base_momentums[i]
+                self._start_momentum(group, i)
         self._cyclic_base_lrs = base_lrs
         super().__init__(optimizer, last_epoch)
         self.base_lrs = list(base_lrs)
@@ -828,7 +860,7 @@ class CyclicLR(_ClosedFormScheduler):
             self._scale_fn_custom.__dict__.update(saved)
 
 
-class OneCycleLR(_ClosedFormScheduler):
+class OneCycleLR(_CycledMomentum, _ClosedFormScheduler):
     r"""The 1cycle policy: lr up from ``max_lr / div_factor`` to ``max_lr``, then down to a tiny value.
 
     The lr of group :math:`i` follows ``course_lib.schedules.one_cycle(max_lr[i], total_steps, ...)``
@@ -890,16 +922,13 @@ class OneCycleLR(_ClosedFormScheduler):
         self.three_phase = check_bool("three_phase", three_phase)
         # the pure schedule checks total_steps, pct_start, anneal_strategy and the phase lengths
         self._cycle(1.0, 0.5, 0.0)
-        _cycled_momentum(self, optimizer, "OneCycleLR", cycle_momentum, base_momentum, max_momentum)
+        self._setup_momentum(optimizer, "OneCycleLR", cycle_momentum, base_momentum, max_momentum)
         if last_epoch == -1:
             for i, group in enumerate(optimizer.param_groups):
                 group["initial_lr"] = self.max_lrs[i] / div_factor
                 group["max_lr"] = self.max_lrs[i]
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-                if cycle_momentum:
-                    _set_hyper(group, self._momentum_key, self.max_momentums[i])
-                    group["max_momentum"] = self.max_momentums[i]
-                    group["base_momentum"] = self.base_momentums[i]
+                self._start_momentum(group, i)
         super().__init__(optimizer, last_epoch)
 
     def _cycle(self, start, peak, end):
@@ -991,7 +1020,7 @@ class SequentialLR(_ClosedFormScheduler):
     def __init__(self, optimizer: Optimizer, schedulers, milestones, last_epoch: int = -1) -> None:
         _check_optimizer(optimizer)
         self._schedulers = _check_sub_schedulers("SequentialLR", optimizer, schedulers)
-        self._milestones = list(_check_increasing_ints("milestones", milestones, low=1))
+        self._milestones = list(check_increasing_ints("milestones", milestones, low=1))
         if len(self._milestones) != len(self._schedulers) - 1:
             raise ValueError(
                 "SequentialLR: milestones must have one entry fewer than schedulers, got "
@@ -1048,7 +1077,7 @@ class ChainedScheduler(LRScheduler):
             )
         if optimizer is None:
             optimizer = getattr(schedulers[0], "optimizer", None)
-        _check_optimizer(optimizer)
+        optimizer = _check_optimizer(optimizer)
         self._schedulers = _check_sub_schedulers("ChainedScheduler", optimizer, schedulers)
         for i, s in enumerate(self._schedulers):
             problem = s._chain_problem()
@@ -1182,7 +1211,15 @@ class ReduceLROnPlateau(_TorchReduceLROnPlateau):
             check_number("min_lr", min_lr, low=0.0)
         check_number("eps", eps, low=0.0)
         super().__init__(
-            optimizer, mode, factor, patience, threshold, threshold_mode, cooldown, min_lr, eps
+            optimizer,
+            cast(Literal["min", "max"], mode),
+            factor,
+            patience,
+            threshold,
+            cast(Literal["rel", "abs"], threshold_mode),
+            cooldown,
+            min_lr,
+            eps,
         )
 
 
@@ -1343,3 +1380,21 @@ class HyperparameterScheduler(LRScheduler):
             )
         skip = {"optimizer", "_shared", "_per_group"}
         self.__dict__.update({k: v for k, v in state_dict.items() if k not in skip})
+
+
+def by_name(name: str, optimizer: Optimizer, **kwargs):
+    """The scheduler class called ``name`` (torch's class name, any case), built on ``optimizer``.
+
+    ``kwargs`` are the constructor's other arguments, by keyword (torch's names):
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> by_name("steplr", opt, step_size=2, gamma=0.5).get_last_lr()
+        [0.1]
+        >>> by_name("WarmupLR", opt)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: name must be one of 'ChainedScheduler', 'ConstantLR', ... (any case), got 'WarmupLR'
+    """
+    classes = {n: globals()[n] for n in __all__ if n != "by_name"}
+    return check_name("name", name, classes)(optimizer=optimizer, **kwargs)

@@ -78,7 +78,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from course_lib._validation import check_bool, check_choice, check_int, check_number
+from course_lib._validation import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_increasing_ints,
+    check_int,
+    check_number,
+)
 
 __all__ = [
     "Constant",
@@ -125,33 +132,6 @@ def _check_step(step) -> float | int:
     return step
 
 
-def _check_callable(name: str, value) -> None:
-    if not callable(value):
-        raise TypeError(f"{name} must be callable (a schedule), got {value!r}")
-
-
-def _check_increasing_ints(name: str, values, *, low: int = 0) -> tuple[int, ...]:
-    """Check a sequence of integers ``>= low`` in strictly increasing order; return it as a tuple.
-
-    Used for milestones and join boundaries; errors name the element (``milestones[1]``).
-    """
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a list of integers >= {low}, got {values!r}")
-    try:
-        values = list(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a list of integers >= {low}, got {values!r}") from None
-    out = []
-    for i, v in enumerate(values):
-        out.append(check_int(f"{name}[{i}]", v, low=low))
-        if i and out[i] <= out[i - 1]:
-            raise ValueError(
-                f"{name} must be strictly increasing, got {list(values)!r} "
-                f"({name}[{i}]={out[i]} after {out[i - 1]})"
-            )
-    return tuple(out)
-
-
 def curve(schedule: Callable, n: int, start: int = 0) -> np.ndarray:
     """The values of any schedule at steps ``start, ..., start + n - 1`` as a float64 array.
 
@@ -166,7 +146,7 @@ def curve(schedule: Callable, n: int, start: int = 0) -> np.ndarray:
         >>> curve(Exponential(1.0, gamma=0.5), 4)
         array([1.   , 0.5  , 0.25 , 0.125])
     """
-    _check_callable("schedule", schedule)
+    check_callable("schedule", schedule, "a schedule")
     n = check_int("n", n, low=0)
     start = check_int("start", start, low=0)
     return np.array([float(schedule(t)) for t in range(start, start + n)], dtype=np.float64)
@@ -272,9 +252,7 @@ class MultiStepDecay(Schedule):
 
     def __post_init__(self):
         check_number("base", self.base)
-        object.__setattr__(
-            self, "milestones", _check_increasing_ints("milestones", self.milestones)
-        )
+        object.__setattr__(self, "milestones", check_increasing_ints("milestones", self.milestones))
         check_number("gamma", self.gamma, low=0.0, low_inclusive=False)
 
     def _value(self, t):
@@ -535,7 +513,7 @@ class Cyclic(Schedule):
         check_choice("mode", self.mode, ("triangular", "triangular2", "exp_range"))
         check_number("gamma", self.gamma, low=0.0, low_inclusive=False)
         if self.scale_fn is not None:
-            _check_callable("scale_fn", self.scale_fn)
+            check_callable("scale_fn", self.scale_fn, "a schedule")
             if self.scale_mode is None:
                 object.__setattr__(self, "scale_mode", "cycle")
             check_choice("scale_mode", self.scale_mode, ("cycle", "iterations"))
@@ -773,7 +751,7 @@ class Scaled(Schedule):
     factor: float
 
     def __post_init__(self):
-        _check_callable("schedule", self.schedule)
+        check_callable("schedule", self.schedule, "a schedule")
         check_number("factor", self.factor)
 
     def _value(self, t):
@@ -804,7 +782,7 @@ class Product(Schedule):
         if not isinstance(self.schedules, tuple) or not self.schedules:
             raise ValueError(f"schedules must be a non-empty tuple, got {self.schedules!r}")
         for i, schedule in enumerate(self.schedules):
-            _check_callable(f"schedules[{i}]", schedule)
+            check_callable(f"schedules[{i}]", schedule, "a schedule")
 
     def _value(self, t):
         value = 1.0
@@ -846,8 +824,8 @@ class Join(Schedule):
         if not isinstance(schedules, tuple) or not schedules:
             raise TypeError(f"schedules must be a non-empty list of schedules, got {schedules!r}")
         for i, s in enumerate(schedules):
-            _check_callable(f"schedules[{i}]", s)
-        boundaries = _check_increasing_ints("boundaries", self.boundaries, low=1)
+            check_callable(f"schedules[{i}]", s, "a schedule")
+        boundaries = check_increasing_ints("boundaries", self.boundaries, low=1)
         if len(boundaries) != len(schedules) - 1:
             raise ValueError(
                 f"boundaries must have one entry fewer than schedules: got {len(schedules)} "
@@ -912,7 +890,7 @@ def warmup_then(schedule: Callable, warmup_steps: int, start: float = 0.0) -> Jo
         >>> [s(t) for t in range(5)]
         [0.0, 0.5, 1.0, 0.5, 0.25]
     """
-    _check_callable("schedule", schedule)
+    check_callable("schedule", schedule, "a schedule")
     return join([linear_warmup(schedule(0), warmup_steps, start), schedule], [warmup_steps])
 
 

@@ -24,6 +24,8 @@ Not supported: complex or integer parameters (``TypeError`` at construction), sp
     ['dampening', 'lr', 'maximize', 'momentum', 'nesterov', 'params', 'weight_decay']
 """
 
+from course_lib._validation import check_name
+from course_lib.optim._base import CourseOptimizer
 from course_lib.optim.adagrad import Adagrad
 from course_lib.optim.adam import Adam
 from course_lib.optim.adamw import AdamW
@@ -31,4 +33,26 @@ from course_lib.optim.nadam import NAdam
 from course_lib.optim.rmsprop import RMSprop
 from course_lib.optim.sgd import SGD
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "NAdam", "RMSprop"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "NAdam", "RMSprop", "by_name"]
+
+
+def by_name(name: str, params, **hyper) -> CourseOptimizer:
+    """The course optimizer called ``name`` (torch's class name, any case), built on ``params``.
+
+    ``hyper`` are the constructor's keyword arguments (torch's names):
+
+        >>> import torch
+        >>> w = torch.zeros(2, requires_grad=True)
+        >>> by_name("adamw", [w], lr=0.1).defaults["weight_decay"]
+        0.01
+        >>> by_name("Lion", [w])
+        Traceback (most recent call last):
+        ...
+        ValueError: name must be one of 'Adagrad', 'Adam', 'AdamW', 'NAdam', 'RMSprop', 'SGD' (any case), got 'Lion'
+    """
+    classes = {
+        n: obj
+        for n, obj in globals().items()
+        if isinstance(obj, type) and issubclass(obj, CourseOptimizer) and n in __all__
+    }
+    return check_name("name", name, classes)(params, **hyper)
