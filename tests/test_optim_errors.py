@@ -448,3 +448,20 @@ def test_valid_edge_values_are_accepted(cls):
     cls([torch.zeros(2)])
     cls([{"params": [leaf()]}, {"params": []}])
     assert len(cls([{"params": leaf()}]).param_groups[0]["params"]) == 1
+
+
+def test_rmsprop_momentum_switched_on_mid_run_starts_a_buffer_where_torch_raises_keyerror():
+    def run(cls):
+        w = torch.ones(2, requires_grad=True)
+        opt = cls([w], lr=0.01)
+        for momentum in (0.0, 0.9):
+            opt.param_groups[0]["momentum"] = momentum
+            w.grad = torch.ones(2)
+            opt.step()
+        return opt.state[w]
+
+    with pytest.raises(KeyError, match="momentum_buffer"):
+        run(torch.optim.RMSprop)
+    # v_2 = 0.99 * 0.01 + 0.01 = 0.0199, and the new buffer is b_2 = 0.9 * 0 + g / (√v_2 + ε)
+    expected = torch.full((2,), 1 / (0.0199**0.5 + 1e-8))
+    torch.testing.assert_close(run(RMSprop)["momentum_buffer"], expected)
