@@ -38,7 +38,8 @@ after the last ``add_param_group``, or use :class:`HyperparameterScheduler`, whi
 added later with its shared ``schedules`` from the next step on. :class:`ReduceLROnPlateau` keeps
 torch's behaviour (it scales whatever lrs the groups hold; a scalar ``min_lr`` extends to new groups).
 
-Deliberate differences from torch (each one tested):
+Deliberate differences from torch (each one tested; all of course_lib's are in one table in
+``docs/differences.md``):
 
 1. Stricter validation, at construction, with ``ValueError``/``TypeError`` naming the argument, the
    value and the valid range, where torch accepts silently or fails later (often with

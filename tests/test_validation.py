@@ -7,8 +7,11 @@ import torch
 
 from course_lib._validation import (
     check_bool,
+    check_callable,
     check_choice,
+    check_increasing_ints,
     check_int,
+    check_name,
     check_number,
     check_pair,
     describe_range,
@@ -99,3 +102,35 @@ def test_describe_range_forms():
     assert describe_range(0.0) == ">= 0"
     assert describe_range(None, 1.0, high_inclusive=False) == "< 1"
     assert describe_range(1e-8, 1.0, low_inclusive=False) == "in (1e-08, 1]"
+
+
+def test_check_name_finds_any_case_and_lists_the_keys_otherwise():
+    choices = {"AdamW": 1, "SGD": 2}
+    assert check_name("name", "adamw", choices) == 1
+    assert check_name("name", "SGD", choices) == 2
+    for bad in ("Adam", None, 3):
+        with pytest.raises(ValueError) as info:
+            check_name("name", bad, choices)
+        assert str(info.value) == f"name must be one of 'AdamW', 'SGD' (any case), got {bad!r}"
+
+
+def test_check_increasing_ints_names_the_element():
+    assert check_increasing_ints("milestones", [1, 3, 7]) == (1, 3, 7)
+    assert check_increasing_ints("milestones", range(2, 5), low=2) == (2, 3, 4)
+    with pytest.raises(ValueError, match=r"^milestones\[0\] must be an integer >= 1, got 0$"):
+        check_increasing_ints("milestones", [0, 2], low=1)
+    with pytest.raises(ValueError, match=r"\(milestones\[2\]=3 after 5\)$"):
+        check_increasing_ints("milestones", [1, 5, 3])
+    with pytest.raises(TypeError, match=r"^milestones\[1\] must be an integer"):
+        check_increasing_ints("milestones", [1, 2.5])
+    for not_a_list in ("12", 5):
+        with pytest.raises(TypeError, match=r"^milestones must be a list of integers >= 0"):
+            check_increasing_ints("milestones", not_a_list)
+
+
+def test_check_callable_says_what_was_expected():
+    check_callable("schedule", abs, "a schedule")
+    with pytest.raises(TypeError, match=r"^schedule must be callable \(a schedule\), got 0\.1$"):
+        check_callable("schedule", 0.1, "a schedule")
+    with pytest.raises(TypeError, match=r"^fn must be callable, got None$"):
+        check_callable("fn", None)

@@ -14,7 +14,8 @@ parameters of each group, with the rule in the class docstring:
 - :class:`NAdam`    Adam with a Nesterov look-ahead and a momentum schedule (``nadam.py``)
 
 Not supported: complex or integer parameters (``TypeError`` at construction), sparse gradients
-(``RuntimeError`` at the step), tensor ``betas``.
+(``RuntimeError`` at the step), tensor ``betas``; every deliberate difference from torch is in
+``docs/differences.md``. :func:`by_name` builds any of them from torch's class name.
 
     >>> import torch
     >>> from course_lib.optim import SGD
