@@ -264,6 +264,29 @@ def _num_threads(n: int):
         torch.set_num_threads(old)
 
 
+def _backbone_info(model_kwargs: dict, train: dict, seed: int, source: Split, stats: dict) -> dict:
+    """The metadata of ``backbone_cnn.json`` (without the checksum): how the backbone was made."""
+    return {
+        "description": "state_dict of course_lib.models.CNN(**model).features, pretrained on "
+        "course_lib.data.transfer_source()",
+        "command": "python -m course_lib.pretrain",
+        "model": model_kwargs,
+        "source_args": dict(TRANSFER_SOURCE_ARGS),
+        "source_generator_args": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in {**MNIST1D_DEFAULTS, **TRANSFER_SOURCE_ARGS}.items()
+        },
+        "source_train_size": len(source.y_train),
+        "source_test_size": len(source.y_test),
+        "source_test_acc": round(stats["test_acc"], 4),
+        "source_train_loss_last_epoch": round(stats["train_loss"][-1], 4),
+        "training": {**train, "seed": seed, "num_threads": 1},
+        "train_cpu_s": round(stats["cpu_s"], 1),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
 def pretrain_backbone(
     seed: int = PRETRAIN_SEED, epochs: int = PRETRAIN_EPOCHS, *, verbose: bool = False
 ) -> tuple[CNN, dict]:
@@ -303,26 +326,7 @@ def pretrain_backbone(
             f"{stats['cpu_s']:.1f} CPU s",
             flush=True,
         )
-    info = {
-        "description": "state_dict of course_lib.models.CNN(**model).features, pretrained on "
-        "course_lib.data.transfer_source()",
-        "command": "python -m course_lib.pretrain",
-        "model": model_kwargs,
-        "source_args": dict(TRANSFER_SOURCE_ARGS),
-        "source_generator_args": {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in {**MNIST1D_DEFAULTS, **TRANSFER_SOURCE_ARGS}.items()
-        },
-        "source_train_size": len(source.y_train),
-        "source_test_size": len(source.y_test),
-        "source_test_acc": round(stats["test_acc"], 4),
-        "source_train_loss_last_epoch": round(stats["train_loss"][-1], 4),
-        "training": {**train, "seed": seed, "num_threads": 1},
-        "train_cpu_s": round(stats["cpu_s"], 1),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-    }
-    return model, info
+    return model, _backbone_info(model_kwargs, train, seed, source, stats)
 
 
 def save_backbone(model: CNN, info: dict, path=BACKBONE_PT) -> dict:
