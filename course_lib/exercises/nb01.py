@@ -1,12 +1,8 @@
 """Self-checks for notebook 01 (gradient descent and SGD).
 
 Symbols as in ``docs/notation.md``: :math:`\\gamma` the learning rate (``lr``), :math:`L` and :math:`\\ell` the
-largest and smallest curvature, :math:`\\kappa = L/\\ell`. Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". The expected values are computed from the formulas of the notebook, not stored.
-
-    >>> check_divergence_threshold(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+largest and smallest curvature, :math:`\\kappa = L/\\ell`. The expected values are computed from the
+formulas of the notebook, not stored. How a check answers: see :mod:`course_lib.exercises`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Self-checks for notebook 02 (momentum and Nesterov).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". The expected values are computed from the notebook's formulas, not stored.
-
-    >>> check_optimal_momentum(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+The expected values are computed from the notebook's formulas, not stored.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """Self-checks for notebook 05 (learning-rate schedules).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". The expected values are computed with ``course_lib.schedules`` (or the rule the exercise states),
-not stored.
-
-    >>> check_onecycle_peak_step(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+The expected values are computed with ``course_lib.schedules`` (or the rule the exercise states), not
+stored.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Self-checks for notebook 06 (parameter groups).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". Expected values are computed with ``course_lib.param_groups`` and torch, not stored.
-
-    >>> check_layerwise_lrs(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+Expected values are computed with ``course_lib.param_groups`` and torch, not stored.
 """
 
 from __future__ import annotations

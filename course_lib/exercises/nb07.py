@@ -1,11 +1,6 @@
 """Self-checks for notebook 07 (transfer learning).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". Expected values are computed with ``course_lib.transfer`` and torch, never stored.
-
-    >>> check_feature_extraction_parameters(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+Expected values are computed with ``course_lib.transfer`` and torch, never stored.
 """
 
 from __future__ import annotations

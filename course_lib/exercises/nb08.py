@@ -1,11 +1,6 @@
 """Self-checks for notebook 08 (LR range test and one-cycle).
 
-Each check prints a confirmation or a hint and returns ``True``/``False``; ``None`` means "not answered
-yet". Expected values are computed with ``course_lib.lr_finder`` and ``course_lib.schedulers``.
-
-    >>> check_sweep_lr(None)
-    Fill in your answer (replace None) and run the cell again.
-    False
+Expected values are computed with ``course_lib.lr_finder`` and ``course_lib.schedulers``.
 """
 
 from __future__ import annotations
