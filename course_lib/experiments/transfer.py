@@ -4,7 +4,7 @@
 head (:func:`course_lib.transfer.build_strategy` ``"differential"``), trains it on the shifted target
 task with the backbone's peak rate :math:`\\gamma_b` and the head's :math:`\\gamma_h` (AdamW, one-cycle per
 batch, :func:`course_lib.transfer.fine_tune`), and records the test accuracy before every epoch and
-after the last. It never raises because of a bad setting: a run is *diverged* when an epoch's mean
+after the last. It never raises because of a rate, however large: a run is *diverged* when an epoch's mean
 training loss is not finite or exceeds :data:`BLOWUP` times the chance-level loss :math:`\\ln 10`,
 and *failed* when it diverged or ends no better than twice chance (test accuracy :math:`\\le 20\\%`);
 the status line says which.
@@ -91,7 +91,9 @@ def compute_transfer(
         head_lr: :math:`\\gamma_h`, the head's peak rate, > 0.
         epochs: passes over the labelled target examples, in [1, 100].
         seed: head initialisation, labelled subset, batch order and augmentation.
-        n_train: labelled target examples, in [10, 4000].
+        n_train: labelled target examples, in [10, 4000]; with batches of 32, ``epochs *
+            ceil(n_train / 32)`` must be at least 4 (the one-cycle warm-up needs a step), else
+            ``ValueError``.
 
     Returns:
         A :class:`TransferReading`.
