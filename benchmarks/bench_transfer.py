@@ -1,7 +1,7 @@
 """Is transfer learning worth it here? Scratch vs six ways of reusing the shipped CNN backbone.
 
 Source task: :func:`course_lib.data.transfer_source` (standard MNIST-1D, 32,000 training examples), on
-which ``python -m course_lib.pretrain`` trained ``data/backbone_cnn.pt``. Target task:
+which ``python -m course_lib.pretrain`` trained ``course_lib/assets/backbone_cnn.pt``. Target task:
 :func:`course_lib.data.transfer_target` (digits stretched in time by about 1.4x, another seed) with
 only ``--n-train`` labelled examples (default 200, balanced) and its 1000 test examples.
 

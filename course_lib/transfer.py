@@ -1,6 +1,6 @@
 """Fine-tuning strategies for the shipped CNN backbone on the shifted target task (notebook 07).
 
-The backbone (``data/backbone_cnn.pt``, :func:`course_lib.models.pretrained_cnn`) learned
+The backbone (``course_lib/assets/backbone_cnn.pt``, :func:`course_lib.models.pretrained_cnn`) learned
 :math:`\\phi_\\theta` (``model.features``) on the source task; the target task
 (:func:`course_lib.data.transfer_target`) has the same ten classes, digits stretched in time, and only a
 few labelled examples. A strategy decides where :math:`\\theta` starts, which parameters train and at
