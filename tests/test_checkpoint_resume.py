@@ -122,6 +122,8 @@ SCRIPT = textwrap.dedent(
 
 
     def main(phase, out):
+        # One thread in both processes: a different thread count changes the last bits of a sum.
+        torch.set_num_threads(1)
         for name, (how, at) in PLAN.items():
             ckpt = f"{out}/{name}.ckpt"
             if phase == "first":
@@ -185,7 +187,11 @@ def resumed_runs(tmp_path_factory, load_script):
     script.write_text(SCRIPT)
     # This process: the reference runs and the interrupted runs (one of them crashes).
     runs = load_script(str(script))  # an absolute path: the fixture's root is not prepended
-    runs.main("first", str(out))
+    threads = torch.get_num_threads()
+    try:
+        runs.main("first", str(out))
+    finally:
+        torch.set_num_threads(threads)
     # A fresh process that knows nothing but the checkpoint files resumes them.
     run_phase(script, "resume", out)
     return out
