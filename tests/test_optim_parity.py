@@ -359,14 +359,3 @@ def test_step_on_default_dtype_float64_keeps_float64_step_like_torch():
             assert a.state[p]["step"].dtype == b.state[q]["step"].dtype == torch.float64
     finally:
         torch.set_default_dtype(old)
-
-
-def test_doctests_of_optim_modules_pass():
-    import doctest
-
-    from course_lib.optim import _base, adagrad, adam, adamw, nadam, rmsprop, sgd
-
-    for module in (ours, _base, sgd, adagrad, rmsprop, adam, adamw, nadam):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0, module.__name__
-        assert result.attempted > 0 or module is _base, module.__name__
