@@ -13,20 +13,26 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypeVar
+
+import numpy as np
 
 T = TypeVar("T")
 
 __all__ = [
+    "check_array",
     "check_bool",
     "check_callable",
     "check_choice",
     "check_increasing_ints",
     "check_int",
     "check_name",
+    "check_nonempty",
     "check_number",
     "check_pair",
+    "check_range_pair",
+    "check_sizes",
     "describe_range",
 ]
 
@@ -197,3 +203,81 @@ def check_callable(name: str, value, what: str = "") -> None:
     if not callable(value):
         kind = f" ({what})" if what else ""
         raise TypeError(f"{name} must be callable{kind}, got {value!r}")
+
+
+def check_nonempty(name: str, values) -> list:
+    """``values`` as a list; a ValueError naming ``name`` when it is empty.
+
+    >>> check_nonempty("names", [])
+    Traceback (most recent call last):
+    ...
+    ValueError: names must hold at least one value, got []
+    """
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must hold at least one value, got []")
+    return values
+
+
+def check_range_pair(name: str, value) -> tuple[float, float]:
+    """``value`` as a pair ``(low, high)`` with ``0 < low < high`` (a search range of a rate).
+
+    >>> check_range_pair("lr_range", (1e-2, 1e-3))
+    Traceback (most recent call last):
+    ...
+    ValueError: lr_range[1] must be a finite number > 0.01, got 0.001
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high), got {value!r}")
+    lo, hi = value
+    check_number(f"{name}[0]", lo, low=0.0, low_inclusive=False)
+    check_number(f"{name}[1]", hi, low=lo, low_inclusive=False)
+    return (lo, hi)
+
+
+def check_sizes(name: str, value, *, allow_empty: bool = False) -> tuple[int, ...]:
+    """A tuple of integers >= 1 (``hidden_sizes``, ``channels``); one integer counts as a tuple of one.
+
+    >>> check_sizes("channels", 32)
+    (32,)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a sequence of integers >= 1, got {value!r} of type "
+            f"{type(value).__name__}"
+        )
+    if not value and not allow_empty:
+        raise ValueError(f"{name} must contain at least one integer >= 1, got {value!r}")
+    for i, v in enumerate(value):
+        check_int(f"{name}[{i}]", v, low=1)
+    return tuple(int(v) for v in value)
+
+
+def check_array(
+    name: str, value, low: float | None = None, low_inclusive: bool = True
+) -> np.ndarray:
+    """``value`` as a float64 array, every entry finite and above ``low`` (else ``ValueError``).
+
+    >>> check_array("h", [1.0, -2.0], low=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: h must be finite number(s) >= 0, got np.float64(-2.0)
+    """
+    if isinstance(value, (bool, str)):
+        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a number or an array of numbers, got {type(value).__name__}"
+        ) from None
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr < low) if low_inclusive else (arr <= low)
+    if bad.any():
+        rng = f" {'>=' if low_inclusive else '>'} {low:g}" if low is not None else ""
+        shown = value if arr.ndim == 0 else arr[bad].flat[0]
+        raise ValueError(f"{name} must be finite number(s){rng}, got {shown!r}")
+    return arr

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from course_lib._validation import check_bool, check_int, check_number
+from course_lib._validation import check_array, check_bool, check_int, check_number
 
 __all__ = [
     "LANDSCAPES",
@@ -305,26 +305,6 @@ def trajectory(
 # these formulas against measured trajectories.
 
 
-def _as_array(name: str, value, low: float | None = None, low_inclusive: bool = True) -> np.ndarray:
-    """``value`` as a float64 array, every entry finite and above ``low`` (else ``ValueError``)."""
-    if isinstance(value, (bool, str)):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{name} must be a number or an array of numbers, got {type(value).__name__}"
-        ) from None
-    bad = ~np.isfinite(arr)
-    if low is not None:
-        bad |= (arr < low) if low_inclusive else (arr <= low)
-    if bad.any():
-        rng = f" {'>=' if low_inclusive else '>'} {low:g}" if low is not None else ""
-        shown = value if arr.ndim == 0 else arr[bad].flat[0]
-        raise ValueError(f"{name} must be finite number(s){rng}, got {shown!r}")
-    return arr
-
-
 def gd_rate(lr, eigenvalues):
     """Per-step contraction factor of gradient descent on a quadratic: :math:`\\max_i |1 - \\gamma h_i|`.
 
@@ -344,8 +324,8 @@ def gd_rate(lr, eigenvalues):
         >>> round(float(gd_rate(1.0, (1.0, 0.1))), 6)
         0.9
     """
-    g = _as_array("lr", lr, low=0.0)
-    lam = _as_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
+    g = check_array("lr", lr, low=0.0)
+    lam = check_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
     if lam.size == 0:
         raise ValueError("eigenvalues must hold at least one eigenvalue, got an empty sequence")
     rho = np.abs(1.0 - g[..., None] * lam).max(axis=-1)
@@ -404,9 +384,9 @@ def momentum_rate(lr, momentum, eigenvalues, nesterov: bool = False):
         >>> round(float(momentum_rate(1.0, 0.0, (1.0, 0.1))), 6)
         0.9
     """
-    g = _as_array("lr", lr, low=0.0)
-    m = _as_array("momentum", momentum, low=0.0)
-    lam = _as_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
+    g = check_array("lr", lr, low=0.0)
+    m = check_array("momentum", momentum, low=0.0)
+    lam = check_array("eigenvalues", eigenvalues, low=0.0, low_inclusive=False).ravel()
     if lam.size == 0:
         raise ValueError("eigenvalues must hold at least one eigenvalue, got an empty sequence")
     check_bool("nesterov", nesterov)

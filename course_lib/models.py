@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import numbers
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
@@ -35,7 +34,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from course_lib._validation import check_choice, check_int, check_number
+from course_lib._validation import check_choice, check_int, check_number, check_sizes
 
 __all__ = [
     "ASSETS_DIR",
@@ -74,22 +73,6 @@ def _seeded(seed):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
-
-
-def _check_sizes(name: str, value, *, allow_empty: bool = False) -> tuple[int, ...]:
-    """A tuple of positive integers (``hidden_sizes``, ``channels``, ``kernel_sizes``)."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        raise TypeError(
-            f"{name} must be a sequence of integers >= 1, got {value!r} of type "
-            f"{type(value).__name__}"
-        )
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must contain at least one integer >= 1, got {value!r}")
-    for i, v in enumerate(value):
-        check_int(f"{name}[{i}]", v, low=1)
-    return tuple(int(v) for v in value)
 
 
 def _check_input(x: torch.Tensor, length: int, where: str) -> None:
@@ -164,7 +147,7 @@ class MLP(nn.Module):
         super().__init__()
         self.in_features = check_int("in_features", in_features, low=1)
         self.num_classes = check_int("num_classes", num_classes, low=2)
-        self.hidden_sizes = _check_sizes("hidden_sizes", hidden_sizes)
+        self.hidden_sizes = check_sizes("hidden_sizes", hidden_sizes)
         self.dropout = float(
             check_number("dropout", dropout, low=0.0, high=1.0, high_inclusive=False)
         )
@@ -229,8 +212,8 @@ class CNN(nn.Module):
         super().__init__()
         self.in_length = check_int("in_length", in_length, low=1)
         self.num_classes = check_int("num_classes", num_classes, low=2)
-        self.channels = _check_sizes("channels", channels)
-        self.kernel_sizes = _check_sizes("kernel_sizes", kernel_sizes)
+        self.channels = check_sizes("channels", channels)
+        self.kernel_sizes = check_sizes("kernel_sizes", kernel_sizes)
         if len(self.kernel_sizes) != len(self.channels):
             raise ValueError(
                 f"kernel_sizes must have one entry per block ({len(self.channels)} channels given), "

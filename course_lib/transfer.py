@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from course_lib._validation import check_bool, check_choice, check_int, check_number
+from course_lib._validation import check_bool, check_choice, check_int, check_nonempty, check_number
 from course_lib.compare import Comparison, Table, holdout, run_grid, tune_and_compare
 from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, transfer_target
 from course_lib.models import CNN, backbone_info, load_backbone
@@ -491,17 +491,9 @@ def _linear_cka(f0: torch.Tensor, f1: torch.Tensor) -> float:
     return float((f1.T @ f0).norm() ** 2 / denom) if denom > 0 else 0.0
 
 
-def _check_nonempty(name: str, values) -> list:
-    """``values`` as a list; a ValueError naming ``name`` when it is empty."""
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one value, got []")
-    return values
-
-
 def _check_names(names) -> list[str]:
     """A non-empty list of strategy names, each one of :data:`STRATEGIES`."""
-    names = _check_nonempty("names", names)
+    names = check_nonempty("names", names)
     for i, n in enumerate(names):
         check_choice(f"names[{i}]", n, STRATEGIES)
     return names
@@ -628,7 +620,7 @@ def scan_backbone_lr(
         >>> t.configs
         ['backbone_lr=0.001', 'backbone_lr=0.1']
     """
-    rates = _check_nonempty("backbone_lrs", backbone_lrs)
+    rates = check_nonempty("backbone_lrs", backbone_lrs)
     for i, b in enumerate(rates):
         check_number(f"backbone_lrs[{i}]", b, low=0.0, low_inclusive=False)
     configs = {

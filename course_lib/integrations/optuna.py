@@ -26,7 +26,7 @@ from torch import nn
 
 from course_lib import models, param_groups
 from course_lib import optim as course_optim
-from course_lib._validation import check_choice, check_int, check_number
+from course_lib._validation import check_choice, check_int, check_number, check_range_pair
 from course_lib.integrations.common import make_scheduler, tensor_loader
 from course_lib.training import correct, evaluate, train_step
 
@@ -240,7 +240,7 @@ class MNIST1DObjective:
         check_choice("optimizer", self.optimizer, MNIST1D_OPTIMIZERS)
         check_int("batch_size", self.batch_size, low=1)
         for name in ("lr_range", "weight_decay_range"):
-            object.__setattr__(self, name, _positive_range(name, getattr(self, name)))
+            object.__setattr__(self, name, check_range_pair(name, getattr(self, name)))
         if isinstance(self.schedules, str) or not self.schedules:
             raise ValueError(
                 f"schedules must be a non-empty sequence of names, got {self.schedules!r}"
@@ -279,13 +279,3 @@ def report_to_trial(trial, epoch: int, metrics: dict[str, float], monitor: str =
     """
     trial.report(float(metrics[monitor]), step=epoch)
     return bool(trial.should_prune())
-
-
-def _positive_range(name: str, value) -> tuple[float, float]:
-    """``value`` as a pair ``(low, high)`` with ``0 < low < high``, or the error naming ``name``."""
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} must be a pair (low, high), got {value!r}")
-    lo, hi = value
-    check_number(f"{name}[0]", lo, low=0.0, low_inclusive=False)
-    check_number(f"{name}[1]", hi, low=lo, low_inclusive=False)
-    return (lo, hi)
