@@ -179,9 +179,6 @@ class Run:
     state: FitState
     generators: list
     running: RunningMeans
-    epoch: int = 0
-    batch: int = 0
-    step: int = 0
     epoch_start_rng: dict | None = None
     resumed: dict | None = None
     stop_reason: str | None = None
@@ -190,6 +187,31 @@ class Run:
     def history(self) -> History:
         """The run's history (the one callbacks see)."""
         return self.state.history
+
+    # The position lives in ``state`` (the FitState callbacks see); these read and write it there.
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.state.epoch = value
+
+    @property
+    def batch(self) -> int:
+        return self.state.batch
+
+    @batch.setter
+    def batch(self, value: int) -> None:
+        self.state.batch = value
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.state.step = value
 
 
 @dataclass
@@ -235,7 +257,6 @@ def resume(run: Run, path, callbacks) -> None:
     ckpt = load_checkpoint(path, s.model, s.optimizer, s.scheduler)
     s.history = History.from_dict(ckpt["history"])
     run.epoch, run.batch, run.step = ckpt["epoch"], ckpt["batch"], ckpt["step"]
-    s.epoch, s.batch, s.step = run.epoch, run.batch, run.step
     run.running.load_state_dict(ckpt["running"])
     frozen = set(ckpt["frozen"])
     names = [n for n, _ in s.model.named_parameters()]
@@ -279,7 +300,7 @@ def record_step(run: Run, result, targets, config: FitConfig, bar) -> None:
     run.running.add(batch_size(targets), values)
     bar.update(1)
     bar.set_postfix(epoch=run.epoch, loss=f"{result.loss:.4g}", refresh=False)
-    run.state.step, run.state.batch, run.state.loss = run.step, run.batch, result.loss
+    run.state.loss = result.loss
     call_hooks(config.callbacks, "on_step_end", run.state)
 
 
@@ -339,7 +360,6 @@ def end_epoch(run: Run, config: FitConfig, policy, checkpointer, bar) -> None:
     run.history.record_epoch(record)
     policy.after_epoch(record)
     run.epoch, run.batch = run.epoch + 1, 0
-    run.state.epoch, run.state.batch = run.epoch, run.batch
     call_hooks(config.callbacks, "on_epoch_end", run.state)
     checkpointer.write(run)
     if run.state.stop:
@@ -471,7 +491,6 @@ def fit(
                 run.stop_reason = "max_steps"
                 break
             model.train()
-            state.epoch = run.epoch
             batches = epoch_batches(run, train_loader, config)
             train_epoch(run, batches, config, policy, checkpointer, n_batches, bar)
             end_epoch(run, config, policy, checkpointer, bar)
