@@ -46,10 +46,10 @@ def by_name(name: str, params, **hyper) -> CourseOptimizer:
         >>> w = torch.zeros(2, requires_grad=True)
         >>> by_name("adamw", [w], lr=0.1).defaults["weight_decay"]
         0.01
-        >>> by_name("Lion", [w])
+        >>> by_name("Adamm", [w])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: name must be one of 'Adagrad', 'Adam', 'AdamW', 'NAdam', 'RMSprop', 'SGD' (any case), got 'Lion'
+        ValueError: name must be one of 'Adagrad', 'Adam', ... (any case), got 'Adamm'
     """
     classes = {
         n: obj
