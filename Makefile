@@ -49,7 +49,7 @@ test: setup browser-deps
 	$(PY) scripts/claims.py --ci -j $(WORKERS)
 
 ## claims: every notebook in full mode under native and portable CPU kernels x SEED 0, 1, 2 (table in
-## build/claims.md); claims-ci: the subset make test runs (portable kernels/SEED 0, native/SEED 1)
+## build/claims.md); claims-ci: the subset make test runs (portable kernels with SEED 1)
 claims: setup
 	$(PY) scripts/claims.py -j $(WORKERS)
 
