@@ -44,13 +44,17 @@ schedule                       :math:`\gamma_t`
 :class:`InverseSqrt`           :math:`\gamma\,t/T_w` for :math:`t<T_w`, then
                                :math:`\gamma \sqrt{\Delta / (t - T_w + \Delta)}`
 :class:`InvScaling`            :math:`\gamma / (t+1)^{\text{power\_t}}` (scikit-learn's ``invscaling``)
+:class:`WarmupStableDecay`     warm-up to :math:`\gamma` over :math:`T_w`, hold, then over the last
+                               :math:`T_d` steps :math:`\gamma_{\min} + (\gamma - \gamma_{\min})\,h(x)`,
+                               :math:`h` = linear, cosine or :math:`1-\sqrt{x}` (WSD)
 :class:`Scaled`                :math:`c\,\gamma^{inner}_t`
 :class:`Join`                  :math:`\gamma^{(k)}_{t - b_{k}}` for :math:`b_k \le t < b_{k+1}` (pieces in turn)
 =============================  =========================================================================
 
 Composite schedules are joins: :func:`linear_warmup` then anything (:func:`warmup_then`),
 :func:`warmup_cosine`, warm restarts as joined cosines. Each piece of a :class:`Join` restarts its own
-clock at its boundary, as torch's ``SequentialLR`` does.
+clock at its boundary, as torch's ``SequentialLR`` does. :func:`wsd` sets a WSD cooldown as a
+fraction of the run; :func:`wsd_lambda_lr` gives the same rates from torch's own ``LambdaLR``.
 
 ``schedule.events(n)`` lists the steps in ``[0, n)`` worth marking on a plot (milestones, restarts,
 join boundaries, cycle and phase ends) as ``(step, kind)`` pairs; ``course_lib.plots.plot_schedule``
@@ -88,6 +92,7 @@ from course_lib._validation import (
 )
 
 __all__ = [
+    "COOLDOWNS",
     "Constant",
     "Cosine",
     "CosineWarmRestarts",
@@ -104,12 +109,15 @@ __all__ = [
     "Scaled",
     "Schedule",
     "StepDecay",
+    "WarmupStableDecay",
     "curve",
     "join",
     "linear_warmup",
     "one_cycle",
     "warmup_cosine",
     "warmup_then",
+    "wsd",
+    "wsd_lambda_lr",
 ]
 
 
@@ -731,6 +739,117 @@ class InvScaling(Schedule):
         return self.eta0 / (t + 1) ** self.power_t
 
 
+def _cooldown_linear(x: float) -> float:
+    return 1.0 - x
+
+
+def _cooldown_cosine(x: float) -> float:
+    return (1.0 + math.cos(math.pi * x)) / 2
+
+
+def _cooldown_one_minus_sqrt(x: float) -> float:
+    return 1.0 - math.sqrt(x)
+
+
+#: the cooldown shapes :math:`h(x)`, :math:`x \in [0, 1]` the fraction of the cooldown done
+COOLDOWNS: dict[str, Callable[[float], float]] = {
+    "linear": _cooldown_linear,
+    "cosine": _cooldown_cosine,
+    "1-sqrt": _cooldown_one_minus_sqrt,
+}
+
+
+@dataclass(frozen=True)
+class WarmupStableDecay(Schedule):
+    r"""Warmup-stable-decay (WSD): warm up, hold :math:`\gamma`, cool down over the last :math:`T_d` steps.
+
+    With :math:`T_s = T - T_d` the step where the cooldown starts and :math:`x = \min(t - T_s, T_d)/T_d`
+    the fraction of it done,
+
+    .. math:: \gamma_t = \begin{cases}
+              \gamma_{start} + (\gamma - \gamma_{start})\,t/T_w & t < T_w \\
+              \gamma & T_w \le t < T_s \\
+              \gamma_{\min} + (\gamma - \gamma_{\min})\,h(x) & t \ge T_s
+              \end{cases}
+
+    with the cooldown shape :math:`h(x)` = :math:`1 - x` (``"linear"``),
+    :math:`\tfrac12(1 + \cos \pi x)` (``"cosine"``) or :math:`1 - \sqrt{x}` (``"1-sqrt"``, the shape
+    Hägele et al. 2024 found best). So :math:`\gamma_{T_s} = \gamma` and :math:`\gamma_t = \gamma_{\min}`
+    from :math:`t = T` on; the last update of a run of :math:`T` steps uses :math:`x = (T_d - 1)/T_d`.
+    For :math:`\gamma_{\min} \le \gamma` every shape falls monotonically. ``1-sqrt`` lies below
+    ``linear`` at every step (:math:`\sqrt{x} \ge x`); the cosine lies above the line in the first
+    half of the cooldown and below it in the second. Averaged over the cooldown, :math:`h` is
+    :math:`\tfrac12` (linear, cosine) and :math:`\tfrac13` (1-sqrt): 1-sqrt drops fast and spends
+    longer at small rates.
+
+    Why: the stable phase needs no run length, so one run gives checkpoints for any budget by
+    branching a short cooldown off it (Hägele et al. 2024, "Scaling Laws and Compute-Optimal
+    Training Beyond Fixed Training Durations"; Hu et al. 2024, MiniCPM). HuggingFace's
+    ``get_wsd_schedule`` is the same curve as a factor (its warm-up starts at ``min_lr_ratio``).
+    torch has no class: :func:`wsd_lambda_lr` gives the same rates with torch's ``LambdaLR``.
+    Events: the end of the warm-up, the start of the cooldown and its end ("phase").
+
+    Args:
+        base: :math:`\gamma`, the rate of the stable phase.
+        total_steps: :math:`T`, an integer ``>= 1``.
+        warmup_steps: :math:`T_w`, an integer ``>= 0`` (0: no warm-up).
+        decay_steps: :math:`T_d`, an integer ``>= 1`` with :math:`T_w + T_d \le T`; default
+            (``None``): 20% of :math:`T`, rounded half up, at least 1.
+        cooldown: ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+        final: :math:`\gamma_{\min}`, the value at the end of the cooldown.
+        start: :math:`\gamma_{start}`, the value at :math:`t = 0` (used only when :math:`T_w > 0`).
+
+        >>> s = WarmupStableDecay(1.0, 100, warmup_steps=10, decay_steps=20, cooldown="1-sqrt")
+        >>> [round(s(t), 3) for t in (0, 5, 10, 80, 85, 99, 100)]
+        [0.0, 0.5, 1.0, 1.0, 0.5, 0.025, 0.0]
+        >>> s.events(200)
+        [(10.0, 'phase'), (80.0, 'phase'), (100.0, 'phase')]
+    """
+
+    base: float
+    total_steps: int
+    warmup_steps: int = 0
+    decay_steps: int | None = None
+    cooldown: str = "linear"
+    final: float = 0.0
+    start: float = 0.0
+
+    def __post_init__(self):
+        check_number("base", self.base)
+        total = check_int("total_steps", self.total_steps, low=1)
+        check_int("warmup_steps", self.warmup_steps, low=0)
+        if self.decay_steps is None:
+            object.__setattr__(self, "decay_steps", max(1, math.floor(0.2 * total + 0.5)))
+        check_int("decay_steps", self.decay_steps, low=1)
+        check_choice("cooldown", self.cooldown, tuple(COOLDOWNS))
+        check_number("final", self.final)
+        check_number("start", self.start)
+        if self.warmup_steps + self.decay_steps > total:
+            raise ValueError(
+                f"warmup_steps + decay_steps must be <= total_steps={total} (the warm-up and the "
+                f"cooldown must fit in the run), got warmup_steps={self.warmup_steps} and "
+                f"decay_steps={self.decay_steps}"
+            )
+
+    @property
+    def decay_start(self) -> int:
+        """:math:`T_s = T - T_d`, the first step of the cooldown."""
+        return self.total_steps - self.decay_steps
+
+    def _value(self, t):
+        if t < self.warmup_steps:
+            return self.start + (self.base - self.start) * t / self.warmup_steps
+        if t < self.decay_start:
+            return self.base
+        x = min(t - self.decay_start, self.decay_steps) / self.decay_steps
+        return self.final + (self.base - self.final) * COOLDOWNS[self.cooldown](x)
+
+    def events(self, n):
+        check_int("n", n, low=0)
+        ends = sorted({self.warmup_steps, self.decay_start, self.total_steps})
+        return [(float(e), "phase") for e in ends if 0 < e < n]
+
+
 @dataclass(frozen=True)
 class Scaled(Schedule):
     r"""Another schedule times a constant: :math:`\gamma_t = c\,\gamma^{inner}_t`.
@@ -946,3 +1065,73 @@ def one_cycle(
         anneal_strategy,
         three_phase,
     )
+
+
+def wsd(
+    base: float,
+    total_steps: int,
+    warmup_steps: int = 0,
+    decay_fraction: float = 0.2,
+    cooldown: str = "linear",
+    final: float = 0.0,
+    start: float = 0.0,
+) -> WarmupStableDecay:
+    r"""A :class:`WarmupStableDecay` whose cooldown is a fraction of the run: :math:`T_d = \lfloor fT + \tfrac12 \rfloor`.
+
+    ``decay_fraction`` :math:`f` in (0, 1]; 0.2 is the 20% cooldown of Hägele et al. (2024). The
+    rounded :math:`T_d` must be at least 1 and fit after the warm-up (:math:`T_w + T_d \le T`).
+
+        >>> s = wsd(0.1, total_steps=50, warmup_steps=5, decay_fraction=0.2, cooldown="cosine")
+        >>> s.decay_steps, s.decay_start, round(s(45), 6), round(s(50), 6)
+        (10, 40, 0.05, 0.0)
+    """
+    total_steps = check_int("total_steps", total_steps, low=1)
+    check_number("decay_fraction", decay_fraction, low=0.0, high=1.0, low_inclusive=False)
+    decay_steps = math.floor(decay_fraction * total_steps + 0.5)
+    if decay_steps < 1:
+        raise ValueError(
+            f"decay_fraction * total_steps must round to at least 1 cooldown step, got "
+            f"decay_fraction={decay_fraction!r} and total_steps={total_steps} "
+            f"({decay_fraction * total_steps:.3g} steps)"
+        )
+    return WarmupStableDecay(base, total_steps, warmup_steps, decay_steps, cooldown, final, start)
+
+
+def wsd_lambda_lr(
+    optimizer,
+    total_steps: int,
+    warmup_steps: int = 0,
+    decay_steps: int | None = None,
+    cooldown: str = "linear",
+    start_factor: float = 0.0,
+    final_factor: float = 0.0,
+    last_epoch: int = -1,
+):
+    r"""torch's own ``torch.optim.lr_scheduler.LambdaLR`` that gives a :class:`WarmupStableDecay`.
+
+    The factor is the schedule built with ``base=1.0``: :math:`s(t)` rises from ``start_factor``,
+    holds 1 and cools down to ``final_factor``, and torch writes :math:`\gamma\,s(t)` into each
+    group (:math:`\gamma` the group's ``initial_lr``). So a group with ``lr=γ`` follows
+    ``WarmupStableDecay(γ, ..., start=start_factor * γ, final=final_factor * γ)`` to rounding
+    (1e-12 relative, ``tests/test_schedules_wsd.py``). The factor is a frozen dataclass, so the
+    scheduler's ``state_dict`` holds its fields, as torch saves callable objects. torch is imported
+    here, not at the top, so the pure schedules need no torch.
+
+        >>> import torch
+        >>> opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        >>> sched = wsd_lambda_lr(opt, total_steps=10, warmup_steps=2, decay_steps=4)
+        >>> lrs = []
+        >>> for _ in range(10):
+        ...     lrs.append(round(opt.param_groups[0]["lr"], 6))
+        ...     opt.step()
+        ...     sched.step()
+        >>> lrs
+        [0.0, 0.05, 0.1, 0.1, 0.1, 0.1, 0.1, 0.075, 0.05, 0.025]
+    """
+    from torch.optim.lr_scheduler import LambdaLR
+
+    factor = WarmupStableDecay(
+        1.0, total_steps, warmup_steps, decay_steps, cooldown, final_factor, start_factor
+    )
+    check_int("last_epoch", last_epoch, low=-1)
+    return LambdaLR(optimizer, factor, last_epoch)
