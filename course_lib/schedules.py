@@ -79,6 +79,7 @@ import numbers
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -834,14 +835,15 @@ class WarmupStableDecay(Schedule):
     @property
     def decay_start(self) -> int:
         """:math:`T_s = T - T_d`, the first step of the cooldown."""
-        return self.total_steps - self.decay_steps
+        return self.total_steps - cast(int, self.decay_steps)  # an int after __post_init__
 
     def _value(self, t):
         if t < self.warmup_steps:
             return self.start + (self.base - self.start) * t / self.warmup_steps
         if t < self.decay_start:
             return self.base
-        x = min(t - self.decay_start, self.decay_steps) / self.decay_steps
+        decay = cast(int, self.decay_steps)
+        x = min(t - self.decay_start, decay) / decay
         return self.final + (self.base - self.final) * COOLDOWNS[self.cooldown](x)
 
     def events(self, n):
