@@ -1,0 +1,244 @@
+"""The optimizers torch lacks equal their pinned reference packages step by step, and refuse bad input.
+
+Lion against lion-pytorch 0.2.5, Yogi against pytorch-optimizer 4.1.0 (requirements.txt pins both).
+Each case trains a small two-layer network (a matrix and a bias per layer, two parameter groups with
+their own lr and weight_decay, and a parameter that never gets a gradient) from identical float32
+starts, each optimizer computing its own gradients, and compares parameters and state at every step.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from lion_pytorch import Lion as RefLion
+from pytorch_optimizer import Yogi as RefYogi
+
+from course_lib.optim import Lion, Yogi, by_name
+
+STEPS = 32
+SECOND_GROUP = {"lr": 0.003, "weight_decay": 0.05}
+
+
+def start_tensors() -> list[torch.Tensor]:
+    """W1 (4, 3), b1 (4,), W2 (2, 4), b2 (2,) and an unused (3,) vector, float32 leaves."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(4, 3), (4,), (2, 4), (2,), (3,)]
+    return [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
+
+
+def groups(params: list[torch.Tensor], second: dict) -> list[dict]:
+    """Group 0: layer 1 and the unused vector; group 1: layer 2 with its own lr and weight_decay."""
+    w1, b1, w2, b2, unused = params
+    return [{"params": [w1, b1, unused]}, {"params": [w2, b2], **second}]
+
+
+def loss_of(params: list[torch.Tensor], t: int) -> torch.Tensor:
+    """Mean squared error of tanh(x W1ᵀ + b1) W2ᵀ + b2 on the batch of step t (the unused one aside)."""
+    gen = torch.Generator().manual_seed(100 + t)
+    x, y = torch.randn(8, 3, generator=gen), torch.randn(8, 2, generator=gen)
+    w1, b1, w2, b2, _ = params
+    return ((torch.tanh(x @ w1.T + b1) @ w2.T + b2 - y) ** 2).mean()
+
+
+def set_grads(params: list[torch.Tensor], t: int, sign: float = 1.0) -> None:
+    for p in params:
+        p.grad = None
+    (sign * loss_of(params, t)).backward()
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a − b| / max |b| (0 when both are zero)."""
+    scale = b.abs().max().item()
+    diff = (a - b).abs().max().item()
+    return diff / scale if scale > 0 else diff
+
+
+def max_relative_difference(ours, ref, params, ref_params, keys) -> float:
+    """The largest relative difference between the parameters and the named state tensors."""
+    worst = 0.0
+    for p, q in zip(params, ref_params):
+        worst = max(worst, relative(p.detach(), q.detach()))
+        assert (p in ours.state) == (q in ref.state)
+        for key in keys if p in ours.state else ():
+            worst = max(worst, relative(ours.state[p][key], ref.state[q][key]))
+    return worst
+
+
+# id: (our class, reference class, shared keyword arguments, state compared, ref minimizes −f)
+CASES = {
+    "lion": (Lion, RefLion, {"lr": 0.01, "weight_decay": 0.1}, ("exp_avg",), False),
+    "lion-defaults": (Lion, RefLion, {}, ("exp_avg",), False),
+    "lion-decoupled": (
+        Lion,
+        RefLion,
+        {"lr": 0.01, "weight_decay": 1e-3, "decoupled_weight_decay": True},
+        ("exp_avg",),
+        False,
+    ),
+    "yogi": (Yogi, RefYogi, {"lr": 0.03, "weight_decay": 0.01}, ("exp_avg", "exp_avg_sq"), False),
+    "yogi-defaults": (Yogi, RefYogi, {}, ("exp_avg", "exp_avg_sq"), False),
+    "yogi-l2": (
+        Yogi,
+        RefYogi,
+        {"lr": 0.03, "weight_decay": 0.01, "weight_decouple": False, "betas": (0.8, 0.99)},
+        ("exp_avg", "exp_avg_sq"),
+        False,
+    ),
+    "yogi-fixed-decay": (
+        Yogi,
+        RefYogi,
+        {"weight_decay": 0.01, "fixed_decay": True, "initial_accumulator": 0.1, "eps": 1e-6},
+        ("exp_avg", "exp_avg_sq"),
+        False,
+    ),
+}
+# Maximizing f: the reference's own maximize where it has one, else the reference minimizes −f.
+MAXIMIZE_CASES = {
+    "lion-maximize": (Lion, RefLion, {"lr": 0.01, "weight_decay": 0.1}, ("exp_avg",), True),
+    "yogi-maximize": (
+        Yogi,
+        RefYogi,
+        {"lr": 0.03, "weight_decay": 0.01, "maximize": True},
+        ("exp_avg", "exp_avg_sq"),
+        False,
+    ),
+}
+# The largest relative difference each case may reach; 0 is bitwise equality.
+TOLERANCE = dict.fromkeys([*CASES, *MAXIMIZE_CASES], 0.0)
+
+
+def run_pair(case):
+    """Train ours and the reference side by side; return the worst difference over every step."""
+    cls, ref_cls, kwargs, keys, ref_negates = case
+    params = start_tensors()
+    ref_params = [p.detach().clone().requires_grad_() for p in params]
+    ours_kwargs = {**kwargs, "maximize": True} if ref_negates else kwargs
+    ours = cls(groups(params, SECOND_GROUP), **ours_kwargs)
+    ref = ref_cls(groups(ref_params, SECOND_GROUP), **kwargs)
+    worst = 0.0
+    for t in range(STEPS):
+        set_grads(params, t)
+        set_grads(ref_params, t, sign=-1.0 if ref_negates else 1.0)
+        ours.step()
+        ref.step()
+        worst = max(worst, max_relative_difference(ours, ref, params, ref_params, keys))
+    return worst, params, ours
+
+
+@pytest.mark.parametrize("name", [*CASES, *MAXIMIZE_CASES])
+def test_parameters_and_state_equal_the_reference_package_at_every_step(name):
+    case = CASES.get(name) or MAXIMIZE_CASES[name]
+    worst, params, ours = run_pair(case)
+    assert worst <= TOLERANCE[name], f"{name}: max relative difference {worst:.3g}"
+    unused = params[4]
+    assert unused not in ours.state and torch.equal(unused, start_tensors()[4])
+    assert not torch.equal(params[0], start_tensors()[0])  # the run moved the parameters
+
+
+@pytest.mark.parametrize("name", ["lion-decoupled", "yogi-l2", "yogi-maximize"])
+def test_state_dict_round_trip_continues_the_same_run(name):
+    cls, _, kwargs, _, _ = CASES.get(name) or MAXIMIZE_CASES[name]
+    params = start_tensors()
+    first = cls(groups(params, SECOND_GROUP), **kwargs)
+    for t in range(5):
+        set_grads(params, t)
+        first.step()
+    saved = copy.deepcopy(first.state_dict())
+    twins = [p.detach().clone().requires_grad_() for p in params]
+    second = cls(groups(twins, {"lr": 1.0}), **kwargs)  # the saved groups' values must win
+    second.load_state_dict(saved)
+    assert second.param_groups[1]["lr"] == SECOND_GROUP["lr"]
+    for t in range(5, 12):
+        set_grads(params, t)
+        set_grads(twins, t)
+        first.step()
+        second.step()
+    for p, q in zip(params, twins):
+        assert torch.equal(p, q)
+        assert first.state[p].keys() == second.state[q].keys()
+        for key, value in first.state[p].items():
+            assert torch.equal(value, second.state[q][key]), key
+
+
+def test_lion_moves_every_coordinate_by_exactly_lr():
+    w = torch.zeros(4, requires_grad=True)
+    opt = Lion([w], lr=0.01)
+    w.grad = torch.tensor([50.0, -1e-4, 1e-9, 0.0])  # gradients 10 orders of magnitude apart
+    opt.step()
+    assert torch.equal(w.detach(), torch.tensor([-0.01, 0.01, -0.01, 0.0]))
+
+
+def test_yogi_second_moment_falls_by_a_fixed_amount_where_adam_falls_by_a_factor():
+    """After one large gradient, small ones shrink Adam's v by β2 a step, Yogi's by (1 − β2) g²."""
+    beta2 = 0.9
+    w = torch.zeros(1, requires_grad=True)
+    opt = Yogi([w], lr=0.0, betas=(0.9, beta2), initial_accumulator=0.0)
+    w.grad = torch.tensor([10.0])
+    opt.step()
+    v_yogi = opt.state[w]["exp_avg_sq"].item()
+    assert v_yogi == pytest.approx((1 - beta2) * 100.0)
+    v_adam = v_yogi
+    for _ in range(10):
+        w.grad = torch.tensor([0.1])
+        opt.step()
+        v_adam = beta2 * v_adam + (1 - beta2) * 0.01
+    assert opt.state[w]["exp_avg_sq"].item() == pytest.approx(v_yogi - 10 * (1 - beta2) * 0.01)
+    assert v_adam < 0.4 * v_yogi  # Adam forgot the large gradient; Yogi still remembers it
+
+
+@pytest.mark.parametrize("name", ["Lion", "Yogi"])
+def test_by_name_builds_the_class(name):
+    opt = by_name(name.lower(), [torch.zeros(2, requires_grad=True)], lr=0.5)
+    assert type(opt).__name__ == name and opt.defaults["lr"] == 0.5
+
+
+NAN = math.nan
+# (class, keyword arguments, exception type, message regex): each names the argument
+BAD_INPUTS = [
+    (Lion, {"lr": -1e-4}, ValueError, r"^lr must be a finite number >= 0, got -0\.0001$"),
+    (Lion, {"betas": (1.0, 0.99)}, ValueError, r"^betas\[0\] must be a finite number in \[0, 1\)"),
+    (Lion, {"betas": (0.9, -0.1)}, ValueError, r"^betas\[1\] must be a finite number in \[0, 1\)"),
+    (Lion, {"betas": 0.9}, TypeError, r"^betas must be a tuple of two numbers, got 0\.9$"),
+    (Lion, {"weight_decay": -0.1}, ValueError, r"^weight_decay must be a finite number >= 0"),
+    (Lion, {"weight_decay": NAN}, ValueError, r"^weight_decay must be a finite number >= 0"),
+    (Lion, {"decoupled_weight_decay": 1}, TypeError, r"^decoupled_weight_decay must be True or"),
+    (Lion, {"maximize": "no"}, TypeError, r"^maximize must be True or False, got 'no'"),
+    (
+        Lion,
+        {"lr": 0.0, "weight_decay": 0.1, "decoupled_weight_decay": True},
+        ValueError,
+        r"^decoupled_weight_decay=True divides weight_decay by the constructor's lr, which must "
+        r"then be > 0, got lr=0\.0$",
+    ),
+    (Lion, {"use_triton": True}, TypeError, r"unexpected keyword argument 'use_triton'"),
+    (Yogi, {"lr": -0.01}, ValueError, r"^lr must be a finite number >= 0, got -0\.01$"),
+    (Yogi, {"betas": (0.9, 1.0)}, ValueError, r"^betas\[1\] must be a finite number in \[0, 1\)"),
+    (Yogi, {"eps": -1e-3}, ValueError, r"^eps must be a finite number >= 0, got -0\.001$"),
+    (Yogi, {"weight_decay": -0.01}, ValueError, r"^weight_decay must be a finite number >= 0"),
+    (Yogi, {"initial_accumulator": -1.0}, ValueError, r"^initial_accumulator must be a finite"),
+    (Yogi, {"weight_decouple": None}, TypeError, r"^weight_decouple must be True or False"),
+    (Yogi, {"fixed_decay": 0}, TypeError, r"^fixed_decay must be True or False, got 0"),
+    (Yogi, {"maximize": 1}, TypeError, r"^maximize must be True or False, got 1 of type int$"),
+    (Yogi, {"foreach": True}, TypeError, r"unexpected keyword argument 'foreach'"),
+    (Yogi, {"adam_debias": True}, TypeError, r"unexpected keyword argument 'adam_debias'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "error", "message"),
+    BAD_INPUTS,
+    ids=[f"{c.__name__}-{'-'.join(k)}" for c, k, _, _ in BAD_INPUTS],
+)
+def test_bad_input_is_refused_at_construction_naming_the_argument(cls, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        cls([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+@pytest.mark.parametrize("cls", [Lion, Yogi])
+def test_a_bad_group_value_is_refused_naming_the_group(cls):
+    w, b = torch.zeros(2, requires_grad=True), torch.zeros(1, requires_grad=True)
+    with pytest.raises(ValueError, match=r"^param_groups\[1\]: weight_decay must be a finite"):
+        cls([{"params": [w]}, {"params": [b], "weight_decay": -1.0}])
