@@ -44,6 +44,9 @@ VARIANTS = [
     ("one-cycle", 100, {}),
     ("one-cycle", 77, {"anneal_strategy": "linear", "three_phase": True, "pct_start": 0.2}),
     ("warmup + cosine", 100, {"warmup_steps": 15, "eta_min": 0.001}),
+    ("warmup-stable-decay", 100, {"warmup_steps": 5, "cooldown": "linear"}),
+    ("warmup-stable-decay", 150, {"cooldown": "cosine", "decay_fraction": 0.5, "eta_min": 0.01}),
+    ("warmup-stable-decay", 90, {"warmup_steps": 0, "cooldown": "1-sqrt", "eta_min": 0.003}),
     ("inverse sqrt", 100, {"warmup_steps": 8}),
     ("invscaling", 100, {"eta0": 0.3, "power_t": 0.25}),
 ]
@@ -100,6 +103,13 @@ def test_no_combination_of_control_extremes_raises(name):
         ("one-cycle", 10, {"pct_start": 0.6, "three_phase": True}, "last phase"),
         ("warmup + cosine", 50, {"warmup_steps": 50}, "total_steps must be > warmup_steps"),
         ("inverse sqrt", 100, {"warmup_steps": 0}, "timescale must be given"),
+        ("warmup-stable-decay", 100, {"warmup_steps": 90}, "warmup_steps + decay_steps must be <="),
+        (
+            "warmup-stable-decay",
+            5,
+            {"warmup_steps": 0, "decay_fraction": 0.05},
+            "must round to at least 1 cooldown",
+        ),
         ("step", 0, {}, "steps must be an integer >= 1, got 0"),
     ],
 )
@@ -243,3 +253,46 @@ def test_draw_schedules_draws_overlay_and_current_thicker_and_log_axis():
     assert fig.axes[0].get_yscale() == "linear"
     plt.close(fig)
     assert zero.values[50] == 0.0 and math.isclose(zero.values[25], 0.05)
+
+
+WSD_CODE = [
+    (100, {}),
+    (100, {"cooldown": "linear", "warmup_steps": 0}),
+    (300, {"cooldown": "cosine", "decay_fraction": 0.35, "eta_min": 0.004, "lr": 0.3}),
+    (50, {"cooldown": "1-sqrt", "warmup_steps": 7, "decay_fraction": 0.6, "eta_min": 0.02}),
+]
+
+
+@pytest.mark.parametrize(("steps", "params"), WSD_CODE, ids=lambda v: str(v))
+def test_the_wsd_lambda_shown_is_plain_python_that_gives_the_curve(steps, params):
+    r = xs.compute_schedule("warmup-stable-decay", steps, **params)
+    assert r.ok, r.status
+    prefix = f"optimizer built with lr={r.params['lr']:.3g}; LambdaLR(optimizer, lr_lambda="
+    assert r.torch_code.startswith(prefix) and r.torch_code.endswith(")")
+    factor = eval(r.torch_code[len(prefix) : -1], {"math": math})  # the line as shown, run
+    shown = np.array([r.params["lr"] * factor(t) for t in range(steps)])
+    np.testing.assert_allclose(shown, r.values, rtol=1e-10, atol=0)
+
+
+def test_wsd_in_the_designer_offers_the_three_cooldowns_and_marks_the_phases():
+    w = ws.ScheduleDesigner("warmup-stable-decay", steps=200, draw=False)
+    assert list(w.sliders["cooldown"].options) == ["linear", "cosine", "1-sqrt"]
+    assert w.result.ok and w.result.events == ((10.0, "phase"), (160.0, "phase"))
+    falls = {}
+    for cooldown in ("linear", "cosine", "1-sqrt"):
+        w.sliders["cooldown"].value = cooldown
+        falls[cooldown] = w.result.values[160:].mean()
+        assert "LambdaLR(optimizer, lr_lambda=lambda t:" in w.code.value
+    assert falls["1-sqrt"] < falls["linear"]  # 1-sqrt drops fastest (mean 1/3 vs 1/2)
+    w.sliders["decay_fraction"].value = 1.0  # no room left for the warm-up
+    assert not w.result.ok and "warmup_steps + decay_steps" in w.result.status
+    assert w.code.value == ""
+
+
+def test_wsds_torch_scheduler_is_lambda_lr_with_a_base_one_wsd_factor():
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = xs.make_torch_scheduler("warmup-stable-decay", opt, 100, lr=0.2, eta_min=0.02)
+    assert type(sched) is torch.optim.lr_scheduler.LambdaLR
+    (factor,) = sched.lr_lambdas
+    assert factor == S.WarmupStableDecay(1.0, 100, 10, 20, "1-sqrt", final=0.02 / 0.2)
+    assert opt.param_groups[0]["lr"] == 0.0 and opt.param_groups[0]["initial_lr"] == 0.2

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -101,7 +102,9 @@ class ScheduleSpec:
             torch's scheduler sets the rates itself, as CyclicLR and OneCycleLR do).
         description: one line shown under the dropdown.
         code: the keyword arguments as shown in :func:`torch_code`, when they cannot be written out
-            as values (a ``LambdaLR``'s function); ``None``: written from ``torch_kwargs``.
+            as values (a ``LambdaLR``'s function): a fixed string, or ``code(steps, params) -> str``
+            (a module-level function) that writes them for these argument values; ``None``:
+            written from ``torch_kwargs``.
     """
 
     name: str
@@ -111,7 +114,7 @@ class ScheduleSpec:
     torch_kwargs: Callable[[int, dict, S.Schedule], dict]
     base_param: str | None
     description: str
-    code: str | None = None
+    code: str | Callable[[int, dict], str] | None = None
 
     @property
     def torch_name(self) -> str:
@@ -177,6 +180,10 @@ def _build_warmup_cosine(steps, lr, warmup_steps, eta_min):
     return S.warmup_cosine(lr, warmup_steps, steps, final=eta_min)
 
 
+def _build_wsd(steps, lr, warmup_steps, decay_fraction, cooldown, eta_min):
+    return S.wsd(lr, steps, warmup_steps, decay_fraction, cooldown, final=eta_min)
+
+
 def _build_inverse_sqrt(steps, lr, warmup_steps):
     return S.InverseSqrt(lr, warmup_steps)
 
@@ -227,6 +234,38 @@ def _lambda(base_param: str, steps: int, params: Mapping, schedule: S.Schedule) 
     """A LambdaLR's factor :math:`s(t) = \\gamma_t / \\gamma` (the base rate must be > 0)."""
     base = float(check_number(base_param, params[base_param], low=0.0, low_inclusive=False))
     return {"lr_lambda": functools.partial(_lambda_factor, schedule, base)}
+
+
+def _wsd_factor(steps: int, params: Mapping, schedule: S.Schedule) -> dict:
+    """A LambdaLR's factor for WSD: the same schedule with base 1 (what ``wsd_lambda_lr`` builds)."""
+    base = float(check_number("lr", params["lr"], low=0.0, low_inclusive=False))
+    s = cast(S.WarmupStableDecay, schedule)
+    factor = S.WarmupStableDecay(
+        1.0, s.total_steps, s.warmup_steps, s.decay_steps, s.cooldown, final=s.final / base
+    )
+    return {"lr_lambda": factor}
+
+
+#: the cooldown shapes h(x) as Python source, ``{x}`` the fraction of the cooldown done
+_COOLDOWN_CODE = {
+    "linear": "1 - {x}",
+    "cosine": "(1 + math.cos(math.pi * {x})) / 2",
+    "1-sqrt": "1 - math.sqrt({x})",
+}
+
+
+def _wsd_code(steps: int, params: Mapping) -> str:
+    """WSD's factor written out as a lambda: the whole schedule in one line of torch and ``math``."""
+    s = cast(S.WarmupStableDecay, _build_wsd(steps, **params))
+    decay, stable_end = cast(int, s.decay_steps), s.decay_start
+    shape = _COOLDOWN_CODE[s.cooldown].format(x=f"min(t - {stable_end}, {decay}) / {decay}")
+    final = float(params["eta_min"]) / float(params["lr"])
+    if final != 0.0:
+        shape = f"{final:.12g} + (1 - {final:.12g}) * ({shape})"
+    body = f"1.0 if t < {stable_end} else {shape}"
+    if s.warmup_steps:
+        body = f"t / {s.warmup_steps} if t < {s.warmup_steps} else {body}"
+    return f"lr_lambda=lambda t: {body}"
 
 
 def _none(steps: int, params: Mapping, schedule: S.Schedule) -> dict:
@@ -378,6 +417,22 @@ _SPECS = [
         _LAMBDA_CODE,
     ),
     ScheduleSpec(
+        "warmup-stable-decay",
+        (
+            _LR,
+            Param("warmup_steps", "int", 10, 0, 1000, 1),
+            Param("decay_fraction", "float", 0.2, 0.05, 1.0, 0.05),
+            Param("cooldown", "choice", "1-sqrt", choices=tuple(S.COOLDOWNS)),
+            _ETA_MIN,
+        ),
+        _build_wsd,
+        L.LambdaLR,
+        _wsd_factor,
+        "lr",
+        "WSD: warm up, hold lr, then cool down to eta_min over the last decay_fraction of the run",
+        _wsd_code,
+    ),
+    ScheduleSpec(
         "inverse sqrt",
         (_LR, Param("warmup_steps", "int", 10, 0, 1000, 1)),
         _build_inverse_sqrt,
@@ -451,7 +506,7 @@ def torch_code(name: str, steps: int = 100, **params) -> str:
     base = f"optimizer built with lr={_fmt(p[spec.base_param])}; " if spec.base_param else ""
     if spec.torch_class is None:
         return f"{base}no scheduler"
-    inner = spec.code
+    inner = spec.code(steps, p) if callable(spec.code) else spec.code
     if inner is None:
         kwargs = spec.torch_kwargs(steps, p, spec.build(steps, **p))
         inner = ", ".join(f"{k}={_code_value(v)}" for k, v in kwargs.items())
