@@ -261,6 +261,7 @@ def test_lamb_takes_a_trust_ratio_of_one_for_a_zero_tensor():
     bias.grad = torch.tensor([1.0, -2.0, 0.5])
     opt.step()
     assert opt.state[bias]["weight_norm"] == 0 and opt.state[bias]["trust_ratio"] == 1
+    assert isinstance(opt.state[bias]["trust_ratio"], torch.Tensor)  # the reference keeps 1.0
     assert not torch.equal(bias.detach(), torch.zeros(3))  # an Adam step, not a frozen bias
 
 
@@ -278,6 +279,37 @@ def test_lars_rescales_matrices_only_and_leaves_vectors_to_plain_sgd():
     expected = 0.5 * 0.01 * w0.norm() / (weight.grad.norm() + 0.1 * w0.norm()) * g.norm()
     assert (weight.detach() - w0).norm().item() == pytest.approx(expected.item(), rel=1e-5)
     assert (weight.detach() - w0).norm() < 0.5 * 0.01 * w0.norm()  # c‖θ‖ bounds it, not ‖g‖
+
+
+@pytest.mark.parametrize(("cls", "ref_cls"), [(Yogi, RefYogi), (Lamb, RefLamb)])
+def test_steps_are_counted_per_parameter_where_the_reference_counts_per_group(cls, ref_cls):
+    """A tensor whose first gradient comes at step 4 starts its bias correction at t = 1 here."""
+    ours = [torch.ones(3, requires_grad=True) for _ in range(3)]  # always, late, late alone
+    theirs = [torch.ones(3, requires_grad=True) for _ in range(2)]  # always, late
+    opts = [cls(ours[:2], lr=0.01), cls(ours[2:], lr=0.01), ref_cls(theirs, lr=0.01)]
+    for t in range(6):
+        for always, late in ((ours[0], ours[1]), (None, ours[2]), (theirs[0], theirs[1])):
+            if always is not None:
+                always.grad = torch.full((3,), 0.5)
+            late.grad = torch.tensor([1.0, -2.0, 3.0]) if t >= 3 else None
+        for opt in opts:
+            opt.step()
+    assert opts[0].state[ours[1]]["step"].item() == 3 and opts[2].param_groups[0]["step"] == 6
+    assert torch.equal(ours[1], ours[2])  # as if it had been trained alone from step 4 on
+    assert not torch.equal(theirs[1], ours[2])  # the reference's t = 4, 5, 6 bias correction
+
+
+@pytest.mark.parametrize("cls", [Lion, Yogi, Lamb, LARS])
+def test_the_gradient_is_left_untouched(cls):
+    """pytorch_optimizer negates, decays and rescales p.grad in place; ours reads it only."""
+    kwargs = {"weight_decay": 0.1, "maximize": True}
+    if cls in (Yogi, Lamb):
+        kwargs["weight_decouple"] = False
+    w = torch.ones(2, 3, requires_grad=True)
+    opt = cls([w], **kwargs)
+    w.grad = torch.arange(6.0).reshape(2, 3)
+    opt.step()
+    assert torch.equal(w.grad, torch.arange(6.0).reshape(2, 3))
 
 
 @pytest.mark.parametrize("name", ["LARS", "Lamb", "Lion", "Yogi"])

@@ -37,8 +37,10 @@ class Lion(CourseOptimizer):
     decay per step at the start and a schedule γ_t = γ s(t) scales it by s(t) only; λ is then
     Loshchilov & Hutter's λ' (docs/notation.md). It needs the constructor's lr > 0.
 
-    Checked step by step against lion-pytorch 0.2.5, which has no ``maximize`` and accepts β = 1
-    (refused here: β2 = 1 would freeze m at 0 and the sign step at 0).
+    Checked step by step against lion-pytorch 0.2.5 (same defaults, argument and state names),
+    which has no ``maximize``, takes ``decoupled_weight_decay`` for the whole optimizer (here it
+    is a group hyperparameter), accepts β = 1 (refused here, as for Adam: β2 = 1 would keep m at 0
+    forever) and a negative λ, and refuses lr = 0. Its ``use_triton`` is refused (``TypeError``).
 
     State per parameter: ``exp_avg`` (m).
 
