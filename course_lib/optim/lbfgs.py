@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Any
 
 import torch
@@ -44,24 +45,52 @@ def two_loop_direction(flat_grad, old_dirs, old_stps, ro, H_diag, al) -> torch.T
     return r
 
 
-def update_memory(state: dict, flat_grad: torch.Tensor, history_size: int) -> None:
+@dataclass
+class Memory:
+    """What one ``step`` carries between its iterations, under torch's state names.
+
+    ``step`` reads it from the state at the start and writes it back at the end, as torch does:
+    the lists and ``prev_flat_grad`` are the state's own objects, changed in place, so even a step
+    interrupted by an error leaves the state as torch's would.
+    """
+
+    # All None before the first iteration ever (hence Any); the first iteration sets each one.
+    d: Any = None  # d_k, the last direction (a tensor)
+    t: Any = None  # a_k, the last step length (a number or a 0-d tensor)
+    old_dirs: Any = None  # the y_i, oldest first (a list of tensors)
+    old_stps: Any = None  # the s_i
+    ro: Any = None  # the ρ_i = 1 / (y_iᵀ s_i)
+    H_diag: Any = None  # H_0's scale sᵀy / yᵀy (1 until the first pair)
+    prev_flat_grad: Any = None  # g_k
+    prev_loss: Any = None  # f_k (a float)
+
+    @classmethod
+    def load(cls, state: dict) -> Memory:
+        return cls(**{f.name: state.get(f.name) for f in fields(cls)})
+
+    def save(self, state: dict) -> None:
+        state.update((f.name, getattr(self, f.name)) for f in fields(self))
+
+
+def update_memory(memory: Memory, flat_grad: torch.Tensor, history_size: int) -> None:
     """Add the newest secant pair (s, y) to the memory, and rescale H_0, if yᵀs > 1e-10.
 
     s = a d of the last iteration (the move just made), y = g_{k+1} − g_k. A full memory drops
     its oldest pair first. H_0's scale becomes sᵀy / yᵀy, the curvature along the newest move.
     """
-    y = flat_grad.sub(state["prev_flat_grad"])
-    s = state["d"].mul(state["t"])
+    y = flat_grad.sub(memory.prev_flat_grad)
+    s = memory.d.mul(memory.t)
     ys = y.dot(s)
     if not ys > CURVATURE_THRESHOLD:
         return
-    if len(state["old_dirs"]) == history_size:
-        for key in ("old_dirs", "old_stps", "ro"):
-            state[key].pop(0)
-    state["old_dirs"].append(y)
-    state["old_stps"].append(s)
-    state["ro"].append(1.0 / ys)
-    state["H_diag"] = ys / y.dot(y)
+    if len(memory.old_dirs) == history_size:
+        memory.old_dirs.pop(0)
+        memory.old_stps.pop(0)
+        memory.ro.pop(0)
+    memory.old_dirs.append(y)
+    memory.old_stps.append(s)
+    memory.ro.append(1.0 / ys)
+    memory.H_diag = ys / y.dot(y)
 
 
 def check_closure(closure) -> None:
@@ -238,54 +267,50 @@ class LBFGS(CourseOptimizer):
         if flat_grad.abs().max() <= group["tolerance_grad"]:
             return orig_loss  # already stationary: no iteration, nothing else stored
 
-        current_evals = 1
+        memory, current_evals = Memory.load(state), 1
         for n_iter in range(1, group["max_iter"] + 1):
             state["n_iter"] += 1
-            d = self._direction(state, flat_grad, group["history_size"])
-            self._remember(state, loss, flat_grad)
-            t = state["t"] = self._initial_step(state, flat_grad, lr_as_scalar(group["lr"]))
+            d = self._direction(state, memory, flat_grad, group["history_size"])
+            self._remember(memory, loss, flat_grad)
+            t = memory.t = self._initial_step(state, flat_grad, lr_as_scalar(group["lr"]))
             gtd = flat_grad.dot(d)  # gᵀd, the slope along d
             if gtd > -group["tolerance_change"]:
                 break
             last = n_iter == group["max_iter"]
             max_ls = group["max_eval"] - current_evals
-            loss, flat_grad, t, evals = self._move(
+            loss, flat_grad, memory.t, evals = self._move(
                 closure, group, loss, flat_grad, t, d, gtd, last, max_ls
             )
-            state["t"] = t
             current_evals += evals
             state["func_evals"] += evals
-            if last or self._should_stop(group, state, loss, flat_grad, current_evals):
+            if last or self._should_stop(group, memory, loss, flat_grad, current_evals):
                 break
+        memory.save(state)
         return orig_loss
 
-    def _direction(self, state: dict, flat_grad: torch.Tensor, history_size: int) -> torch.Tensor:
+    @staticmethod
+    def _direction(state: dict, memory: Memory, flat_grad, history_size: int) -> torch.Tensor:
         """d_k: −g at the first iteration ever, else −H_k g after adding the newest pair."""
         if state["n_iter"] == 1:
-            state.update(old_dirs=[], old_stps=[], ro=[], H_diag=1)
-            state["d"] = flat_grad.neg()
-            return state["d"]
-        update_memory(state, flat_grad, history_size)
+            memory.old_dirs, memory.old_stps, memory.ro, memory.H_diag = [], [], [], 1
+            memory.d = flat_grad.neg()
+            return memory.d
+        update_memory(memory, flat_grad, history_size)
         if "al" not in state:
             state["al"] = [None] * history_size
-        state["d"] = two_loop_direction(
-            flat_grad,
-            state["old_dirs"],
-            state["old_stps"],
-            state["ro"],
-            state["H_diag"],
-            state["al"],
+        memory.d = two_loop_direction(
+            flat_grad, memory.old_dirs, memory.old_stps, memory.ro, memory.H_diag, state["al"]
         )
-        return state["d"]
+        return memory.d
 
     @staticmethod
-    def _remember(state: dict, loss: float, flat_grad: torch.Tensor) -> None:
+    def _remember(memory: Memory, loss: float, flat_grad: torch.Tensor) -> None:
         """Keep f_k and g_k for the stopping test and the next secant pair (y = g_{k+1} − g_k)."""
-        if state.get("prev_flat_grad") is None:
-            state["prev_flat_grad"] = flat_grad.clone(memory_format=torch.contiguous_format)
+        if memory.prev_flat_grad is None:
+            memory.prev_flat_grad = flat_grad.clone(memory_format=torch.contiguous_format)
         else:
-            state["prev_flat_grad"].copy_(flat_grad)
-        state["prev_loss"] = loss
+            memory.prev_flat_grad.copy_(flat_grad)
+        memory.prev_loss = loss
 
     @staticmethod
     def _initial_step(state: dict, flat_grad: torch.Tensor, lr: Any) -> Any:
@@ -319,12 +344,12 @@ class LBFGS(CourseOptimizer):
         return loss, self.flat_grad(), t, 1
 
     @staticmethod
-    def _should_stop(group: dict, state: dict, loss: float, flat_grad, current_evals: int) -> bool:
+    def _should_stop(group: dict, memory: Memory, loss: float, flat_grad, current_evals) -> bool:
         """The stopping tests after a move (``max_iter`` is the loop's own)."""
         tolerance_change = group["tolerance_change"]
         return bool(
             current_evals >= group["max_eval"]
             or flat_grad.abs().max() <= group["tolerance_grad"]
-            or state["d"].mul(state["t"]).abs().max() <= tolerance_change
-            or abs(loss - state["prev_loss"]) < tolerance_change
+            or memory.d.mul(memory.t).abs().max() <= tolerance_change
+            or abs(loss - memory.prev_loss) < tolerance_change
         )

@@ -50,7 +50,7 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
         x = x2 − (x2 − x1) (g2 + d2 − d1) / (g2 − g1 + 2 d2)
 
     clipped to ``bounds`` (default: the interval between x1 and x2). When d1² < g1 g2 the cubic has no
-    minimiser and the midpoint of the bounds is returned. The slopes are tensors, as in torch (d2 is a
+    minimiser and the midpoint of the bounds is returned (also when d1² − g1 g2 is NaN, as in torch). The slopes are tensors, as in torch (d2 is a
     tensor's ``sqrt``); the points and values may be numbers or tensors. On f(x) = x³ − 3x, minimised
     at 1, the cubic is f itself:
 
@@ -64,7 +64,7 @@ def cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
         xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
     d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
     d2_square = d1**2 - g1 * g2
-    if d2_square < 0:
+    if not d2_square >= 0:  # no minimiser, or NaN (torch's test, so NaN also gives the midpoint)
         return (xmin_bound + xmax_bound) / 2.0
     d2 = d2_square.sqrt()
     if x1 <= x2:
