@@ -7,10 +7,10 @@ Modules and packages (data flows one way, top to bottom):
 - ``course_lib.models``        logistic regression, MLP, 1-D CNN: ``features`` + ``classifier``
 - ``course_lib.param_groups``  splitting parameters into optimizer groups
 - ``course_lib.optim``         17 optimizers: torch.optim's (SGD ... LBFGS, Muon) step for step, and
-                               Lion, Yogi, Lamb, LARS, Schedule-Free AdamW against reference packages
+                               Lion, Yogi, Lamb, LARS, Schedule-Free AdamW against references
 - ``course_lib.schedules``     pure schedules: ``value = schedule(step)``
 - ``course_lib.schedulers``    torch-compatible schedulers built on the pure schedules
-- ``course_lib.averaging``     EMA and SWA of the weights, SWALR, update_bn (``torch.optim.swa_utils``)
+- ``course_lib.averaging``     EMA and SWA of the weights, SWALR, update_bn (as ``swa_utils``)
 - ``course_lib.training``      package: ``fit`` from history, RNG state, checkpoints, a train step
 - ``course_lib.pretrain``      the recipes' training; ``python -m course_lib.pretrain`` (backbone)
 - ``course_lib.transfer``      fine-tuning strategies for the backbone on the target task
