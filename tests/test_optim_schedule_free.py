@@ -107,6 +107,21 @@ def test_36_steps_with_warmup_decay_and_two_groups_are_the_references_bitwise(dt
     assert not torch.equal(seen[-1][0], mlp(dtype)[0].weight)
 
 
+def test_a_tensor_lr_steps_as_the_reference_bitwise():
+    """A 0-d tensor γ flows through the same bookkeeping (lr_max, weight_sum become tensors)."""
+    params, ref_params = mlp(), mlp()
+    opts = [
+        AdamWScheduleFree(params.parameters(), lr=torch.tensor(0.01), warmup_steps=3),
+        schedulefree.AdamWScheduleFree(
+            ref_params.parameters(), lr=torch.tensor(0.01), warmup_steps=3
+        ),
+    ]
+    for opt, model in zip(opts, (params, ref_params)):
+        run(opt, model, stop=10)
+    assert_same_as_reference(*opts)
+    assert isinstance(opts[0].param_groups[0]["weight_sum"], torch.Tensor)
+
+
 def test_eval_holds_x_and_train_holds_y_as_the_docstring_says():
     """x = (y − (1 − β1) z) / β1, and y = (1 − β1) z + β1 x (float64, up to rounding)."""
     model = mlp(torch.float64)

@@ -52,9 +52,10 @@ class AdamWScheduleFree(CourseOptimizer):
     − γ_t (1 − β1 (1 − c_{t+1})) d_t, and this class does the same, operation for operation.
 
     **No schedule needed.** z takes constant-rate steps; x averages them. With r = 0 and no
-    warm-up, c_{t+1} = 1/t and x_{t+1} is the plain mean of z_2, ..., z_{t+1}; the paper shows this
-    average does as well as a tuned linear-decay schedule, without knowing the run's length T, so
-    every x is a usable end point. β1 sits between two known methods: β1 = 0 evaluates the gradient
+    warm-up, c_{t+1} = 1/t and x_{t+1} is the plain mean of z_2, ..., z_{t+1}. Defazio et al. prove
+    that this averaging attains the optimal worst-case rate on convex Lipschitz problems for any β1
+    in [0, 1] without knowing the run's length T, and find it matching tuned cosine and linear-decay
+    schedules in their experiments: every x is a usable end point, none is tied to a planned T. β1 sits between two known methods: β1 = 0 evaluates the gradient
     at z (Polyak-Ruppert averaging), β1 = 1 at x itself (primal averaging); β1 = 0.9 plays the role
     of Adam's momentum, which this method does not have (there is no ``exp_avg``). During warm-up,
     w_t ∝ γ_t^p gives the small early steps little weight in x; with p = 0 every z counts equally.
