@@ -20,12 +20,12 @@ class Adadelta(CourseOptimizer):
         g_t = ∇f(θ_{t-1})                                  (−∇f instead when maximize)
         g_t ← g_t + λ θ_{t-1}                              L2 penalty (weight_decay)
         v_t = ρ v_{t-1} + (1 − ρ) g_t ⊙ g_t                average of squared gradients, v_0 = 0
-        d_t = √(u_{t-1} + ε) / √(v_t + ε) ⊙ g_t            the update direction
-        u_t = ρ u_{t-1} + (1 − ρ) d_t ⊙ d_t                average of squared updates, u_0 = 0
+        d_t = √(D_{t-1} + ε) / √(v_t + ε) ⊙ g_t            the update direction
+        D_t = ρ D_{t-1} + (1 − ρ) d_t ⊙ d_t                average of squared updates, D_0 = 0
         θ_t = θ_{t-1} − γ d_t
 
     γ lr, ρ rho, ε eps, λ weight_decay. Here ρ is Adadelta's decay rate (Zeiler's ρ, torch's
-    ``rho``), not the convergence rate ρ of docs/notation.md. v_t is the paper's E[g²]_t and u_t its
+    ``rho``), not the convergence rate ρ of docs/notation.md. v_t is the paper's E[g²]_t and D_t its
     accumulator E[Δx²]_t of squared updates; √(· + ε) is the paper's RMS[·].
 
     **No learning rate.** Zeiler's argument is about units. If θ is measured in metres and f in
@@ -33,12 +33,12 @@ class Adadelta(CourseOptimizer):
     carries m²/J; Newton's step H⁻¹g has the units of θ, as a step should. Adadelta's ratio
     RMS[Δx]_{t-1} / RMS[g]_t has units m / (J/m), that of an inverse curvature, so d_t is measured
     in metres like θ, and the paper uses no learning rate at all: γ = 1, torch's default. torch's
-    ``lr`` only scales the step afterwards; the accumulator u keeps the unscaled d_t either way.
+    ``lr`` only scales the step afterwards; the accumulator D keeps the unscaled d_t either way.
 
-    u starts at 0, so the first steps have size about √ε / √(1 − ρ) per coordinate whatever the
+    D starts at 0, so the first steps have size about √ε / √(1 − ρ) per coordinate whatever the
     gradient's scale (√(1e-6) / √0.1 ≈ 0.0032 by default): ε sets how fast the steps can grow.
 
-    State per parameter: ``step`` (t, a 0-d float tensor), ``square_avg`` (v), ``acc_delta`` (u).
+    State per parameter: ``step`` (t, a 0-d float tensor), ``square_avg`` (v), ``acc_delta`` (D).
 
     Args:
         params: an iterable of tensors, of ``(name, tensor)`` pairs, or of group dicts.
@@ -102,10 +102,10 @@ class Adadelta(CourseOptimizer):
             if weight_decay != 0:
                 g = g.add(p, alpha=weight_decay)  # g + λ θ
 
-            v, u = state["square_avg"], state["acc_delta"]
+            v, acc = state["square_avg"], state["acc_delta"]
             v.mul_(rho).addcmul_(g, g, value=1 - rho)  # v_t = ρ v_{t-1} + (1 − ρ) g²
             rms_g = v.add(eps).sqrt_()  # √(v_t + ε)
-            d = u.add(eps).sqrt_()  # √(u_{t-1} + ε)
-            d.div_(rms_g).mul_(g)  # d_t = √(u_{t-1} + ε) / √(v_t + ε) ⊙ g_t
-            u.mul_(rho).addcmul_(d, d, value=1 - rho)  # u_t = ρ u_{t-1} + (1 − ρ) d²
+            d = acc.add(eps).sqrt_()  # √(D_{t-1} + ε)
+            d.div_(rms_g).mul_(g)  # d_t = √(D_{t-1} + ε) / √(v_t + ε) ⊙ g_t
+            acc.mul_(rho).addcmul_(d, d, value=1 - rho)  # D_t = ρ D_{t-1} + (1 − ρ) d²
             p.add_(d, alpha=-lr)  # θ_t = θ_{t-1} − γ d_t
