@@ -252,7 +252,10 @@ def test_muon_add_param_group_refuses_a_non_matrix_and_keeps_the_optimizer_as_it
     opt = ours.Muon([model[0].weight])
     with pytest.raises(ValueError, match=r"params\[0\] of param group 1 has shape \(8,\) \(1-D\)"):
         opt.add_param_group({"params": [model[0].bias]})
-    assert len(opt.param_groups) == 1  # torch checks the constructor's groups only
+    assert len(opt.param_groups) == 1
+    torch_opt = torch.optim.Muon([model[0].weight.detach().clone().requires_grad_()])
+    torch_opt.add_param_group({"params": [model[0].bias]})  # torch checks the constructor only
+    assert len(torch_opt.param_groups) == 2
     opt.add_param_group({"params": [model[1].weight], "lr": 0.1})
     assert [g["lr"] for g in opt.param_groups] == [1e-3, 0.1]
 
@@ -453,3 +456,51 @@ def test_adafactor_group_of_mixed_dtypes_takes_eps1_from_its_first_parameter_as_
         opt.step()
         results.append((a.detach().clone(), b.detach().clone()))
     assert all(torch.equal(x, y) for x, y in zip(*results, strict=True))
+
+
+def test_muon_momentum_of_one_is_refused_where_torchs_buffer_never_leaves_zero():
+    """torch accepts μ = 1: b_t = b_{t-1} = 0 forever, so only the weight decay moves θ."""
+    w = torch.ones(3, 4, requires_grad=True)
+    torch_opt = torch.optim.Muon([w], momentum=1.0, weight_decay=0.1, lr=0.1)
+    for k in range(3):
+        w.grad = torch.randn(3, 4, generator=torch.Generator().manual_seed(k))
+        torch_opt.step()
+    assert torch.count_nonzero(torch_opt.state[w]["momentum_buffer"]) == 0
+    assert torch.allclose(w.detach(), torch.full((3, 4), 0.99**3))
+    with pytest.raises(
+        ValueError, match=r"^momentum must be a finite number in \[0, 1\), got 1\.0$"
+    ):
+        ours.Muon([torch.ones(3, 4, requires_grad=True)], momentum=1.0)
+
+
+def test_u_v_transpose_is_the_steepest_direction_under_the_spectral_norm():
+    """max ⟨g, D⟩ over ‖D‖_2 <= 1 is the sum of g's singular values, reached at D = U V^T."""
+    gen = torch.Generator().manual_seed(0)
+    g = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+    u, s, vh = torch.linalg.svd(g, full_matrices=False)
+    assert (g * (u @ vh)).sum().item() == pytest.approx(s.sum().item())
+    for _ in range(200):
+        d = torch.randn(6, 4, generator=gen, dtype=torch.float64)
+        d = d / torch.linalg.matrix_norm(d, ord=2)
+        assert (g * d).sum().item() < s.sum().item()
+
+
+def test_the_quintic_reaches_1_20_on_the_way_and_leaves_1_itself():
+    sigma = torch.linspace(0, 1, 100001, dtype=torch.float64)
+    a, b, c = 3.4445, -4.775, 2.0315
+    p = a * sigma + b * sigma**3 + c * sigma**5
+    assert p.max().item() == pytest.approx(1.2024, abs=1e-4)
+    assert p[-1].item() == pytest.approx(0.701)  # σ = 1 is not a fixed point
+
+
+def test_adafactor_estimate_has_the_row_and_column_sums_of_g_squared():
+    """v̂ = R C^T / mean(R) is the rank-1 matrix whose row and column sums are those of g²."""
+    theta = torch.zeros(5, 7, dtype=torch.float64, requires_grad=True)
+    opt = ours.Adafactor([theta])
+    theta.grad = torch.randn(5, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    opt.step()  # β2_1 = 0: R_1 and C_1 are the row and column means of g_1²
+    state, g2 = opt.state[theta], theta.grad**2
+    v_hat = state["row_var"] @ state["col_var"] / state["row_var"].mean()
+    assert torch.linalg.matrix_rank(v_hat).item() == 1
+    assert torch.allclose(v_hat.sum(dim=1), g2.sum(dim=1)) and not torch.allclose(v_hat, g2)
+    assert torch.allclose(v_hat.sum(dim=0), g2.sum(dim=0))

@@ -80,7 +80,7 @@ def newton_schulz(
 
     Example:
         >>> g = torch.tensor([[3.0, 0.0], [0.0, 0.03]])  # singular values 3 and 0.03
-        >>> torch.linalg.svdvals(newton_schulz(g).float())  # 1 and 0.01 after dividing by ‖g‖_F
+        >>> torch.linalg.svdvals(newton_schulz(g).float())  # σ / ‖g‖_F = 1 and 0.01: both near 0.69
         tensor([0.6914, 0.6875])
     """
     if not isinstance(grad, torch.Tensor) or grad.dim() != 2 or not grad.is_floating_point():
@@ -152,10 +152,13 @@ class Muon(CourseOptimizer):
     layers belong to AdamW. A parameter that is not a matrix is a ``ValueError`` at construction and
     in ``add_param_group`` that says so (torch checks the constructor's groups only).
 
-    Where ours differs from torch on purpose: the Newton-Schulz iteration does not divide its input
-    in place. torch's does, which for a bfloat16 parameter with ``nesterov=False`` divides the
-    momentum buffer itself by its norm at every step; here the buffer stays the average above. Every
-    other input takes torch's steps bit for bit (the iteration runs in bfloat16, as torch's does).
+    Where ours differs from torch on purpose (docs/differences.md): the Newton-Schulz iteration does
+    not divide its input in place. torch's does, which for a bfloat16 parameter with
+    ``nesterov=False`` divides the momentum buffer itself by its norm at every step; here the buffer
+    stays the average above. μ must be below 1 (torch accepts μ >= 1; at μ = 1 its buffer never
+    leaves 0 and only the decay moves θ), and ``ns_steps``, ``ns_coefficients`` are checked at
+    construction (torch fails at the first step). Every other input takes torch's steps bit for bit
+    (the iteration runs in bfloat16, as torch's does).
 
     State per parameter: ``momentum_buffer`` (b).
 
