@@ -11,15 +11,24 @@ import torch
 
 import course_lib.optim as ours
 
-NAMES = [n for n in ours.__all__ if isinstance(getattr(ours, n), type)]
+# Every course optimizer torch also has, except LBFGS (one group only, and its step is a closure's
+# line search: tests/test_optim_lbfgs.py covers its lr).
+NAMES = [
+    n
+    for n in ours.__all__
+    if isinstance(getattr(ours, n), type) and hasattr(torch.optim, n) and n != "LBFGS"
+]
+# Muon takes matrices only.
+SHAPE = {"Muon": (3, 2)}
 LR_SHAPES = [(), (1,), (1, 1)]
 
 
 def run(cls, lr, dtype, steps=5):
     """Two groups (the second with its own tensor γ), ``steps`` steps on a fixed quadratic."""
     gen = torch.Generator().manual_seed(0)
-    params = [torch.randn(3, generator=gen, dtype=dtype).requires_grad_() for _ in range(2)]
-    targets = [torch.randn(3, generator=gen, dtype=dtype) for _ in range(2)]
+    shape = SHAPE.get(cls.__name__, (3,))
+    params = [torch.randn(shape, generator=gen, dtype=dtype).requires_grad_() for _ in range(2)]
+    targets = [torch.randn(shape, generator=gen, dtype=dtype) for _ in range(2)]
     second_lr = lr * 2 if isinstance(lr, torch.Tensor) else 2 * lr
     opt = cls([{"params": params[:1]}, {"params": params[1:], "lr": second_lr}], lr=lr)
     for _ in range(steps):
@@ -47,19 +56,20 @@ def test_tensor_lr_steps_are_torchs_bitwise(name, shape, dtype):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sgd_example_of_the_issue(name):
-    w = torch.ones(1, requires_grad=True)
-    w.grad = torch.ones(1)
+    shape = SHAPE.get(name, (1,))
+    w = torch.ones(shape, requires_grad=True)
+    w.grad = torch.ones(shape)
     getattr(ours, name)([w], lr=torch.tensor([0.1])).step()
-    v = torch.ones(1, requires_grad=True)
-    v.grad = torch.ones(1)
+    v = torch.ones(shape, requires_grad=True)
+    v.grad = torch.ones(shape)
     getattr(torch.optim, name)([v], lr=torch.tensor([0.1])).step()
     assert torch.equal(w, v)
-    assert not torch.equal(w, torch.ones(1))
+    assert not torch.equal(w, torch.ones(shape))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_tensor_lr_with_more_than_one_element_is_refused_like_torch(name):
-    w = torch.ones(1, requires_grad=True)
+    w = torch.ones(SHAPE.get(name, (1,)), requires_grad=True)
     with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
         getattr(torch.optim, name)([w], lr=torch.tensor([0.1, 0.2]))
     with pytest.raises(
@@ -70,6 +80,9 @@ def test_tensor_lr_with_more_than_one_element_is_refused_like_torch(name):
         getattr(ours, name)(
             [
                 {"params": [w]},
-                {"params": [torch.ones(1, requires_grad=True)], "lr": torch.tensor([0.1, 0.2])},
+                {
+                    "params": [torch.ones_like(w, requires_grad=True)],
+                    "lr": torch.tensor([0.1, 0.2]),
+                },
             ]
         )
