@@ -13,6 +13,9 @@ SOLUTIONS = {
     nb01.check_optimal_step: 0.8,  # 2/(L + mu), L = 2, mu = 0.5
     nb01.check_steps_ratio: math.log(9 / 11) / math.log(999 / 1001),  # about 100
     nb01.check_batch_size_for_quarter_variance: 128,
+    nb01.check_critical_point_kind: "saddle",  # eigenvalues (3, -0.5): both signs
+    nb01.check_decaying_rate_exponent: -0.5,
+    nb01.check_sqrt_schedule: lambda t: 0.5 / math.sqrt(t + 1),
 }
 
 
@@ -89,3 +92,30 @@ def test_checks_follow_their_parameters():
     assert nb01.check_divergence_threshold(2.0 / 10.0, L=10.0)
     assert nb01.check_optimal_step(2.0 / 1.01, L=1.0, condition_number=100.0)
     assert nb01.check_batch_size_for_quarter_variance(64, batch_size=16)
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"),
+    [
+        (nb01.check_critical_point_kind, "minimum", "One eigenvalue is negative"),
+        (nb01.check_critical_point_kind, "maximum", "look at the signs of both eigenvalues"),
+        (nb01.check_decaying_rate_exponent, -1.0, "gamma_t ~ 1/t gives on a strongly convex"),
+        (nb01.check_decaying_rate_exponent, 0.0, "the constant rate, which stalls"),
+        (nb01.check_decaying_rate_exponent, 0.5, "check the sign"),
+        (nb01.check_sqrt_schedule, lambda t: 0.5 / math.sqrt(t), "t starts at 0"),
+        (nb01.check_sqrt_schedule, lambda t: 0.5 / (t + 1), "lr_at(1) = 0.25, expected 0.353553"),
+    ],
+)
+def test_new_checks_reject_typical_mistakes_with_a_hint(check, wrong, hint, capsys):
+    rejects_with_hint(check, wrong, hint, capsys)
+
+
+def test_sqrt_schedule_check_guides_an_unfinished_answer_and_reports_the_measured_exponent(capsys):
+    def unfinished(t):
+        raise NotImplementedError
+
+    assert nb01.check_sqrt_schedule(unfinished) is False
+    assert "Write the body of lr_at" in capsys.readouterr().out
+    assert nb01.check_sqrt_schedule(lambda t: 0.5 / math.sqrt(t + 1)) is True
+    assert "falls like t^-0." in capsys.readouterr().out
+    assert nb01.check_critical_point_kind("minimum", eigenvalues=(2.0, 1.0)) is True

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import math
 
+from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
+from course_lib.experiments.theory import classify, least_squares, schedule_lr, sgd_least_squares
 from course_lib.landscapes import gd_optimal
 
 __all__ = [
     "check_batch_size_for_quarter_variance",
+    "check_critical_point_kind",
+    "check_decaying_rate_exponent",
     "check_divergence_threshold",
     "check_optimal_step",
+    "check_sqrt_schedule",
     "check_steps_ratio",
 ]
 
@@ -138,3 +143,106 @@ def check_batch_size_for_quarter_variance(answer, batch_size: int = 32) -> bool:
     else:
         print(f"Not quite ({value:g}). The variance of a mean of B samples is sigma^2 / B.")
     return False
+
+
+_KINDS = ("minimum", "maximum", "saddle")
+
+
+def check_critical_point_kind(answer, eigenvalues=(3.0, -0.5)) -> bool:
+    """Exercise 5: the kind of a critical point whose Hessian has the given eigenvalues.
+
+    All :math:`h_i > 0`: a minimum; all :math:`< 0`: a maximum; both signs: a saddle
+    (:func:`course_lib.experiments.theory.classify`).
+    """
+    if _missing(answer):
+        return False
+    if not isinstance(answer, str) or answer.strip().lower() not in _KINDS:
+        print(f"Answer with one of {', '.join(map(repr, _KINDS))}, got {answer!r}.")
+        return False
+    expected = classify(eigenvalues)
+    given = answer.strip().lower()
+    if given == expected:
+        print(
+            f"Correct: eigenvalues {tuple(eigenvalues)} give a {expected}. At a saddle f curves up "
+            "along one eigenvector and down along the other, so the gradient vanishes but a step "
+            "along the negative-curvature direction lowers the loss."
+        )
+        return True
+    if given == "minimum":
+        print(
+            "Not quite: a zero gradient is not enough. One eigenvalue is negative: along its "
+            "eigenvector f curves down."
+        )
+    else:
+        print("Not quite: look at the signs of both eigenvalues, not only the largest or smallest.")
+    return False
+
+
+def check_decaying_rate_exponent(answer) -> bool:
+    """Exercise 6: the exponent :math:`a` of SGD's excess loss :math:`\\propto t^a` with :math:`\\gamma_t = \\gamma_0/\\sqrt{t+1}`.
+
+    Once the iterate tracks the noise, the excess loss is about proportional to the current rate,
+    :math:`\\gamma_t \\propto t^{-1/2}`: :math:`a = -1/2` (notebook 01, section 7).
+    """
+    value = _read_number(answer)
+    if value is None:
+        return False
+    if math.isclose(value, -0.5, abs_tol=0.02):
+        print("Correct: -1/2. The error follows the rate: halve the rate, halve the noise floor.")
+        return True
+    if math.isclose(value, -1.0, abs_tol=0.02):
+        print("Not quite: -1 is what gamma_t ~ 1/t gives on a strongly convex problem.")
+    elif math.isclose(value, 0.0, abs_tol=0.02):
+        print("Not quite: 0 is the constant rate, which stalls at its noise floor.")
+    elif math.isclose(value, 0.5, abs_tol=0.02):
+        print("Not quite: check the sign; the excess loss falls.")
+    else:
+        print(
+            f"Not quite ({value:g}). The noise floor is proportional to the rate; how does gamma_t fall?"
+        )
+    return False
+
+
+def check_sqrt_schedule(answer, lr: float = 0.5, steps: int = 3000) -> bool:
+    """Exercise 7 (code): a function ``lr_at(t)`` returning :math:`\\gamma_0/\\sqrt{t+1}` for ``t = 0, 1, ...``.
+
+    The check compares it with :func:`course_lib.experiments.theory.schedule_lr` for
+    :math:`t < 1000`, then runs single-sample SGD with it on a small least-squares problem and reports
+    the measured exponent of the excess loss.
+    """
+    if _missing(answer):
+        return False
+    if not callable(answer):
+        print(f"Answer with a function lr_at(t) that returns a number, got {answer!r}.")
+        return False
+    try:
+        values = [float(answer(t)) for t in range(1000)]
+    except NotImplementedError:
+        print(
+            "Write the body of lr_at: replace the raise by a return of the rate at step t "
+            "(the formula in the exercise), then run the cell again."
+        )
+        return False
+    except ZeroDivisionError:
+        print("lr_at(0) divides by zero: t starts at 0, so use t + 1 under the root.")
+        return False
+    except Exception as error:  # a learner's bug: report it, never raise
+        print(f"lr_at raised {type(error).__name__}: {error}. Test it on t = 0, 1, 2 first.")
+        return False
+    expected = schedule_lr("sqrt", lr, range(1000))
+    if not all(math.isclose(v, e, rel_tol=1e-9) for v, e in zip(values, expected)):
+        t = next(
+            i
+            for i, (v, e) in enumerate(zip(values, expected))
+            if not math.isclose(v, e, rel_tol=1e-9)
+        )
+        hint = " (t starts at 0: use t + 1 under the root)" if t == 0 else ""
+        print(f"Not quite: lr_at({t}) = {values[t]:g}, expected {expected[t]:g}{hint}.")
+        return False
+    problem = least_squares(n=200, d=3, seed=0)
+    run = sgd_least_squares(problem, "sqrt", lr, steps, chains=50, seed=0)
+    print(
+        f"Correct: your schedule equals lr/sqrt(t+1). With it SGD's excess loss falls like "
+        f"t^{run.slope(100):.2f} (theory: -1/2) instead of stalling."
+    )
+    return True
