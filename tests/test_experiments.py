@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from course_lib.experiments import schedules as xs
-from course_lib.widgets import adaptive, gd, lr_finder, momentum, schedules, transfer
+from course_lib.widgets import adaptive, gd, lr_finder, momentum, muon, schedules, transfer
 from course_lib.widgets._base import Explorer
 
 NO_WIDGETS = """
@@ -81,6 +81,7 @@ EXPLORERS = [
     schedules.ScheduleDesigner,
     lr_finder.LRFinderExplorer,
     transfer.TransferExplorer,
+    muon.MuonExplorer,
 ]
 
 

@@ -12,4 +12,5 @@ matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
   (notebook 05).
 - ``transfer``: a short differential fine-tune (notebook 07).
 - ``lr_finder``: the LR range test and its reading (notebook 08).
+- ``muon``: Newton-Schulz on the singular values of a matrix, Muon's orthogonalisation (notebook 09).
 """
