@@ -32,6 +32,8 @@ def two_loop_direction(flat_grad, old_dirs, old_stps, ro, H_diag, al) -> torch.T
         d = r
 
     Two passes over the m pairs: O(m n) work and memory for n parameters, where H_k itself is n × n.
+    ρ_i, α_i and β_i are Nocedal & Wright's letters, local to this recursion (not the rate ρ or
+    RMSprop's α of docs/notation.md).
     """
     num_old = len(old_dirs)
     q = flat_grad.neg()
