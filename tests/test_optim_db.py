@@ -20,6 +20,7 @@ Needs the ``expecttest`` package (torch's internal test module imports it).
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 
 import pytest
@@ -43,12 +44,29 @@ INFOS = {
 }
 
 
+# Sample inputs on which torch's own steps raise: (name, desc, dtype) -> why, and where ours is
+# shown to raise the same error.
+TORCH_RAISES = {
+    ("LBFGS", "strong_wolfe", torch.float16): (
+        "f leaves float16's range and torch's 4th step raises 'value cannot be converted to type "
+        "c10::Half without overflow'; ours raises the same: tests/test_optim_lbfgs.py::"
+        "test_float16_overflow_is_torchs_nan_for_nan_and_error_for_error"
+    ),
+}
+
+
 def sample_cases():
     for name, info in INFOS.items():
         for dtype in DTYPES:
             for sample in info.optim_inputs_func(device="cpu", dtype=dtype):
                 dtype_id = str(dtype).removeprefix("torch.")
-                yield pytest.param(name, sample, dtype, id=f"{name}-{sample.desc}-{dtype_id}")
+                marks = ()
+                if (name, sample.desc, dtype) in TORCH_RAISES:
+                    reason = TORCH_RAISES[name, sample.desc, dtype]
+                    marks = pytest.mark.xfail(raises=RuntimeError, strict=True, reason=reason)
+                yield pytest.param(
+                    name, sample, dtype, id=f"{name}-{sample.desc}-{dtype_id}", marks=marks
+                )
 
 
 def error_cases():
@@ -120,7 +138,7 @@ def assert_identical(our_opt, torch_opt):
     """Same parameters and state, bit for bit, with the same state names and dtypes."""
     for group, torch_group in zip(our_opt.param_groups, torch_opt.param_groups, strict=True):
         for p, q in zip(group["params"], torch_group["params"], strict=True):
-            assert torch.equal(p, q)
+            assert_same_entry(p, q, "param")
             state, torch_state = our_opt.state.get(p, {}), torch_opt.state.get(q, {})
             assert set(state) == set(torch_state)
             for key, value in torch_state.items():
@@ -133,11 +151,14 @@ def assert_same_entry(ours_value, torch_value, key):
     if isinstance(torch_value, torch.Tensor):
         assert isinstance(ours_value, torch.Tensor), key
         assert ours_value.dtype == torch_value.dtype, key
-        assert torch.equal(ours_value, torch_value), key
+        # bit for bit, NaN where torch has NaN (LBFGS in float16 overflows as torch's does)
+        torch.testing.assert_close(ours_value, torch_value, rtol=0, atol=0, equal_nan=True)
     elif isinstance(torch_value, (list, tuple)):
         assert len(ours_value) == len(torch_value), key
         for a, b in zip(ours_value, torch_value, strict=True):
             assert_same_entry(a, b, key)
+    elif isinstance(torch_value, float) and math.isnan(torch_value):  # LBFGS's prev_loss
+        assert isinstance(ours_value, float) and math.isnan(ours_value), key
     else:
         assert ours_value == torch_value, key
 
@@ -156,7 +177,8 @@ def test_sample_input_steps_are_torchs_bitwise(name, sample, dtype):
     (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
     our_losses = steps(our_opt, our_params, STEPS)
     torch_losses = steps(torch_opt, torch_params, STEPS)
-    assert all(torch.equal(a, b) for a, b in zip(our_losses, torch_losses))
+    for a, b in zip(our_losses, torch_losses, strict=True):
+        assert_same_entry(a, b, "loss")
     assert_identical(our_opt, torch_opt)
     assert not torch.equal(our_params[0], make_params(dtype, name)[0])  # the steps moved something
 
