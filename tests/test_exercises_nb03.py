@@ -86,3 +86,67 @@ def test_checks_ask_for_an_answer_and_never_raise(check, capsys):
     assert "Fill in your answer" in capsys.readouterr().out
     assert check(object()) is False
     assert check(float("nan")) is False
+
+
+def _yogi_v(v, g, beta2):
+    """The reference solution of exercise 7."""
+    g2 = g * g
+    return v - (1 - beta2) * math.copysign(1.0, v - g2) * g2 if v != g2 else v
+
+
+@pytest.mark.parametrize(
+    ("check", "answer", "praise"),
+    [
+        (nb03.check_preconditioned_condition_number, 50.0, "Correct: 50."),
+        (nb03.check_rare_feature_rate_ratio, 10.0, "Correct: √(400/4) = 10."),
+        (nb03.check_adadelta_first_step, math.sqrt(1e-6 / 0.1), "Correct: √(ε/(1-ρ)) = 0.003162"),
+        (nb03.check_yogi_update, _yogi_v, "Correct: after the burst your v is"),
+    ],
+)
+def test_new_checks_accept_the_reference_and_ask_for_an_answer(check, answer, praise, capsys):
+    assert check(answer) is True
+    assert praise in capsys.readouterr().out
+    assert check(None) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    for junk in ("abc", True, float("nan")):
+        assert check(junk) is False
+    assert "Answer with" in capsys.readouterr().out
+
+
+def _unfinished(v, g, beta2):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"),
+    [
+        (nb03.check_preconditioned_condition_number, 1.0, "1 is the aligned case"),
+        (nb03.check_preconditioned_condition_number, 7.0, "Compute diag(H) of R diag(L, ℓ) Rᵀ"),
+        (nb03.check_rare_feature_rate_ratio, 100.0, "divides by the square root of G"),
+        (nb03.check_rare_feature_rate_ratio, 0.1, "that is common over rare"),
+        (nb03.check_adadelta_first_step, 1e-3, "√ε is the numerator"),
+        (nb03.check_adadelta_first_step, 1.0, "would be a step of γ = 1"),
+        (nb03.check_yogi_update, lambda v, g, b: b * v + (1 - b) * g * g, "gives Adam's v"),
+        (
+            nb03.check_yogi_update,
+            lambda v, g, b: v + (1 - b) * g * g,
+            "moves v by (1-β2)·g² towards",
+        ),
+        (nb03.check_yogi_update, _unfinished, "Write the body of yogi_v"),
+        (nb03.check_yogi_update, lambda v, g: v, "yogi_v raised TypeError"),
+    ],
+)
+def test_new_checks_explain_typical_mistakes(check, wrong, hint, capsys):
+    assert check(wrong) is False
+    out = capsys.readouterr().out
+    assert hint in out and "Correct" not in out
+
+
+def test_preconditioning_exercise_matches_the_computed_condition_number():
+    import numpy as np
+
+    from course_lib.experiments import adaptive, theory
+
+    H = theory.hessian(adaptive.race_landscape("rotated quadratic"), (0.0, 0.0))
+    kappa = theory.preconditioned_condition_number(H, np.diag(np.diag(H)))
+    assert nb03.check_preconditioned_condition_number(kappa)

@@ -107,7 +107,7 @@ def test_race_uses_explicit_rates_and_any_landscape():
     ("args", "kwargs", "error", "match"),
     [
         (("hills", ["SGD"]), {}, ValueError, "landscape must be one of"),
-        (("quadratic", ["Lion"]), {}, ValueError, "optimizer must be one of"),
+        (("quadratic", ["Muon"]), {}, ValueError, "optimizer must be one of"),
         (("quadratic", []), {}, ValueError, "at least one"),
         (("quadratic", ["SGD", "SGD"]), {}, ValueError, "must not repeat"),
         (("quadratic", "SGD"), {}, TypeError, "list of names"),
@@ -151,8 +151,10 @@ def test_make_optimizer_builds_the_named_variant():
     assert xa.make_race_optimizer("AMSGrad", [p], 0.1).defaults["amsgrad"] is True
     assert xa.make_race_optimizer("Momentum", [p], 0.1).defaults["momentum"] == 0.9
     assert type(xa.make_race_optimizer("NAdam", [p], 0.1)).__name__ == "NAdam"
-    with pytest.raises(ValueError, match="optimizer must be one of"):
-        xa.make_race_optimizer("Lion", [p], 0.1)
+    assert type(xa.make_race_optimizer("Lion", [p], 0.1)).__name__ == "Lion"
+    for refused in ("Muon", "LBFGS"):  # 2-D matrices only; needs a closure
+        with pytest.raises(ValueError, match="optimizer must be one of"):
+            xa.make_race_optimizer(refused, [p], 0.1)
 
 
 def test_online_counterexample_adam_fails_and_amsgrad_converges():
@@ -302,3 +304,32 @@ def test_seed_spread_says_what_its_error_bars_are(error, label):
     with pytest.raises(ValueError, match="error must be one of"):
         plot_seed_spread(table, "acc", error="sem")
     plt.close("all")
+
+
+NEW_RACERS = ["Adadelta", "Adamax", "RAdam", "Lion", "Yogi"]
+
+
+@pytest.mark.parametrize("landscape", list(xa.RACE_LANDSCAPES))
+def test_every_new_racer_runs_on_every_landscape_and_makes_progress_at_its_default_rate(landscape):
+    r = xa.race(landscape, NEW_RACERS, steps=100)
+    assert r.diverged() == [], r.status()
+    start = float(r.landscape(r.landscape.start)) - r.f_min
+    for name in NEW_RACERS:
+        assert r.final_gap(name) < start, (name, r.status())
+    pushed = xa.race(landscape, NEW_RACERS, lr_scale=1000.0, steps=30)  # may diverge, never raises
+    assert len(pushed.status().splitlines()) == len(NEW_RACERS)
+
+
+def test_race_explorer_offers_the_new_optimizers_and_reports_each():
+    w = wa.RaceExplorer(landscape="saddle", optimizers=("Adam",), steps=50, draw=False)
+    assert set(NEW_RACERS) <= set(w.optimizer_select.options)
+    w.optimizer_select.value = tuple(NEW_RACERS)
+    assert sorted(w.result.trajectories) == sorted(NEW_RACERS)
+    assert all(name in w.status.value for name in NEW_RACERS)
+
+
+def test_race_rates_are_the_class_defaults_times_the_table():
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = xa.make_race_optimizer("Yogi", [p], 0.3)
+    assert opt.defaults["lr"] == 0.3 and opt.defaults["eps"] == 1e-3  # Yogi's own eps
+    assert xa.make_race_optimizer("Adadelta", [p], 3.0).defaults["rho"] == 0.9

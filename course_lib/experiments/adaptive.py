@@ -40,7 +40,7 @@ import torch
 
 from course_lib import landscapes as _landscapes
 from course_lib._validation import check_bool, check_choice, check_int, check_number
-from course_lib.optim import SGD, Adagrad, Adam, NAdam, RMSprop
+from course_lib.optim import SGD, Adadelta, Adagrad, Adam, Adamax, Lion, NAdam, RAdam, RMSprop, Yogi
 
 __all__ = [
     "DEFAULT_LRS",
@@ -60,7 +60,10 @@ __all__ = [
     "tune_race_lrs",
 ]
 
-#: The optimizers of the race, by name: ``RACE_OPTIMIZERS[name](params, lr=...)`` builds one.
+#: The optimizers of the race, by name: ``RACE_OPTIMIZERS[name](params, lr=...)`` builds one. Every
+#: optimizer of ``course_lib.optim`` that works on one 2-vector with a plain ``step()``: not Muon (2-D
+#: matrices only), LBFGS (needs a closure), nor LARS, LAMB and Adafactor (per-tensor trust ratios and
+#: factored moments, which on a single 2-vector teach nothing the others do not).
 RACE_OPTIMIZERS: dict[str, Callable] = {
     "SGD": SGD,
     "Momentum": functools.partial(SGD, momentum=0.9),
@@ -69,6 +72,11 @@ RACE_OPTIMIZERS: dict[str, Callable] = {
     "Adam": Adam,
     "AMSGrad": functools.partial(Adam, amsgrad=True),
     "NAdam": NAdam,
+    "Adadelta": Adadelta,
+    "Adamax": Adamax,
+    "RAdam": RAdam,
+    "Lion": Lion,
+    "Yogi": Yogi,
 }
 
 _START = (-2.0, 1.0)
@@ -93,7 +101,9 @@ RACE_LANDSCAPES: dict[str, Callable[[], _landscapes.Landscape]] = {
 }
 
 #: Starting rates of the race explorer, per landscape and optimizer: values that make progress in a
-#: couple of hundred steps without diverging (the explorer's multiplier scales them all).
+#: couple of hundred steps without diverging (the explorer's multiplier scales them all). Adadelta's
+#: "no learning rate" default ``lr=1`` barely moves in 200 steps (its first steps are about
+#: :math:`\sqrt{\varepsilon/(1-\rho)} \approx 0.003`), so the race gives it a multiplier of 3-10.
 DEFAULT_LRS: dict[str, dict[str, float]] = {
     "quadratic": {
         "SGD": 1.0,
@@ -103,6 +113,11 @@ DEFAULT_LRS: dict[str, dict[str, float]] = {
         "Adam": 0.2,
         "AMSGrad": 0.2,
         "NAdam": 0.2,
+        "Adadelta": 3.0,
+        "Adamax": 0.1,
+        "RAdam": 0.1,
+        "Lion": 0.03,
+        "Yogi": 0.1,
     },
     "rotated quadratic": {
         "SGD": 1.0,
@@ -112,6 +127,11 @@ DEFAULT_LRS: dict[str, dict[str, float]] = {
         "Adam": 0.2,
         "AMSGrad": 0.2,
         "NAdam": 0.2,
+        "Adadelta": 3.0,
+        "Adamax": 0.1,
+        "RAdam": 0.1,
+        "Lion": 0.03,
+        "Yogi": 0.1,
     },
     "rosenbrock": {
         "SGD": 1e-3,
@@ -121,6 +141,11 @@ DEFAULT_LRS: dict[str, dict[str, float]] = {
         "Adam": 0.1,
         "AMSGrad": 0.1,
         "NAdam": 0.1,
+        "Adadelta": 10.0,
+        "Adamax": 1.0,
+        "RAdam": 1e-3,
+        "Lion": 0.03,
+        "Yogi": 1.0,
     },
     "beale": {
         "SGD": 0.01,
@@ -130,6 +155,11 @@ DEFAULT_LRS: dict[str, dict[str, float]] = {
         "Adam": 0.1,
         "AMSGrad": 0.1,
         "NAdam": 0.1,
+        "Adadelta": 10.0,
+        "Adamax": 0.3,
+        "RAdam": 0.01,
+        "Lion": 0.03,
+        "Yogi": 0.3,
     },
     "saddle": {
         "SGD": 0.1,
@@ -139,6 +169,11 @@ DEFAULT_LRS: dict[str, dict[str, float]] = {
         "Adam": 0.03,
         "AMSGrad": 0.03,
         "NAdam": 0.03,
+        "Adadelta": 3.0,
+        "Adamax": 0.1,
+        "RAdam": 0.1,
+        "Lion": 0.03,
+        "Yogi": 0.1,
     },
 }
 

@@ -74,7 +74,10 @@ class RaceExplorer(Explorer):
             options=list(RACE_LANDSCAPES), value=landscape, description="landscape"
         )
         self.optimizer_select = widgets.SelectMultiple(
-            options=list(RACE_OPTIMIZERS), value=tuple(optimizers), rows=7, description="optimizers"
+            options=list(RACE_OPTIMIZERS),
+            value=tuple(optimizers),
+            rows=len(RACE_OPTIMIZERS),
+            description="optimizers",
         )
         self.lr_scale_slider = widgets.FloatLogSlider(
             value=lr_scale,
