@@ -121,3 +121,12 @@ def test_second_moments_adam_follows_the_gap_yogi_moves_by_at_most_one_minus_bet
     a_prev = np.r_[0.0, adam[:-1]]
     np.testing.assert_allclose(adam - a_prev, 0.01 * (g**2 - a_prev), rtol=1e-12, atol=1e-15)
     assert yogi[-1] > 5 * adam[-1]  # after the burst Yogi's v stays high much longer
+
+
+def test_descend_with_rosenbrocks_closed_form_gradient_equals_the_autograd_run():
+    rosen = landscapes.rosenbrock()
+    starts, rates = [rosen.start, (0.5, -0.5)], [1e-3, 2e-3]
+    auto = th.descend(rosen, starts, rates, steps=200)
+    closed = th.descend(rosen, starts, rates, steps=200, gradient=th.rosenbrock_gradient)
+    for a, b in zip(auto, closed):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

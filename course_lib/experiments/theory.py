@@ -61,6 +61,7 @@ __all__ = [
     "loglog_slope",
     "preconditioned_condition_number",
     "preconditioned_descent",
+    "rosenbrock_gradient",
     "schedule_lr",
     "second_moments",
     "sgd_least_squares",
@@ -175,7 +176,9 @@ def classify(eigenvalues, tol: float = 1e-9) -> str:
     return "saddle"
 
 
-def descend(landscape: Landscape, starts, lr, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def descend(
+    landscape: Landscape, starts, lr, steps: int, gradient: Callable | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Gradient descent :math:`\\theta_t = \\theta_{t-1} - \\gamma \\nabla f(\\theta_{t-1})` from many starts.
 
     Args:
@@ -183,6 +186,8 @@ def descend(landscape: Landscape, starts, lr, steps: int) -> tuple[np.ndarray, n
         starts: ``(k, 2)`` starting points, one run per row.
         lr: :math:`\\gamma > 0`, one number or one per row.
         steps: number of steps (>= 0).
+        gradient: :math:`\\nabla f` in closed form, a function of a ``(k, 2)`` float64 tensor (e.g.
+            :func:`rosenbrock_gradient`), for long runs; autograd when ``None``.
 
     Returns:
         ``(points, losses)`` of shapes ``(steps + 1, k, 2)`` and ``(steps + 1, k)``, float64; a run
@@ -196,15 +201,33 @@ def descend(landscape: Landscape, starts, lr, steps: int) -> tuple[np.ndarray, n
     check_int("steps", steps, low=0)
     points, losses = [x.clone()], []
     for _ in range(steps):
-        x.requires_grad_(True)
-        value = landscape.f(x)
-        (g,) = torch.autograd.grad(value.sum(), x)
+        if gradient is None:
+            x.requires_grad_(True)
+            value = landscape.f(x)
+            (g,) = torch.autograd.grad(value.sum(), x)
+        else:
+            with torch.no_grad():
+                value, g = landscape.f(x), gradient(x)
         losses.append(value.detach())
         x = (x.detach() - rates * g).nan_to_num(nan=math.inf)
         points.append(x.clone())
     with torch.no_grad():
         losses.append(landscape.f(x))
     return torch.stack(points).numpy(), torch.stack(losses).numpy()
+
+
+def rosenbrock_gradient(xy: torch.Tensor, a: float = 1.0, b: float = 100.0) -> torch.Tensor:
+    """:math:`\\nabla f` of Rosenbrock's :math:`(a - x)^2 + b (y - x^2)^2` in closed form, on ``(..., 2)``.
+
+    .. math:: \\partial_x f = -2(a - x) - 4 b x (y - x^2), \\qquad \\partial_y f = 2 b (y - x^2).
+
+    Example:
+        >>> rosenbrock_gradient(torch.tensor([0.0, 1.0])).tolist()  # (-2a, 2b) at (0, 1)
+        [-2.0, 200.0]
+    """
+    x, y = xy[..., 0], xy[..., 1]
+    r = y - x**2
+    return torch.stack([-2.0 * (a - x) - 4.0 * b * x * r, 2.0 * b * r], dim=-1)
 
 
 # --- Notebook 01: SGD with constant and decaying rates -------------------------------------------------
