@@ -6,16 +6,16 @@ never raise because a run diverges ("diverged at step k"). Nothing here imports 
 matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
 
 - ``gd``: gradient descent on a quadratic against its closed form (notebook 01).
-- ``theory``: convexity, saddles, SGD's noise floor and rates, Newton and preconditioning, AdaGrad on
-  rare features, Adadelta and Yogi (notebooks 01 and 03).
+- ``theory``: convexity, saddles, SGD's noise floor and rates, Newton and preconditioning,
+  AdaGrad on rare features, Adadelta and Yogi (notebooks 01 and 03).
 - ``momentum``: heavy ball and Nesterov, the (lr, momentum) phase diagram (notebook 02).
 - ``adaptive``: the optimizer race, Adam's bias correction, AMSGrad (notebook 03).
 - ``schedules``: :data:`~course_lib.experiments.schedules.SCHEDULE_CATALOGUE`, the designer's table
   (notebook 05).
 - ``transfer``: a short differential fine-tune (notebook 07).
 - ``lr_finder``: the LR range test and its reading (notebook 08).
-- ``muon``: Newton-Schulz on the singular values of a matrix, Muon's orthogonalisation (notebook 09).
-- ``after_adam``: optimizer state in bytes, and the time-to-target benchmark with equal tuning budgets
-  (notebook 09).
+- ``muon``: Newton-Schulz on the singular values of a matrix, as Muon uses it orthogonalisation (notebook 09).
+- ``after_adam``: optimizer state in bytes, the time-to-target benchmark with equal tuning
+  budgets (notebook 09).
 - ``wsd``: WSD trunks with branched cooldowns, EMA/SWA, SWA with batch norm (notebook 10).
 """
