@@ -14,7 +14,7 @@ matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
   (notebook 05).
 - ``transfer``: a short differential fine-tune (notebook 07).
 - ``lr_finder``: the LR range test and its reading (notebook 08).
-- ``muon``: Newton-Schulz on the singular values of a matrix, as Muon uses it orthogonalisation (notebook 09).
+- ``muon``: Newton-Schulz on the singular values of a matrix, Muon's step (notebook 09).
 - ``after_adam``: optimizer state in bytes, the time-to-target benchmark with equal tuning
   budgets (notebook 09).
 - ``wsd``: WSD trunks with branched cooldowns, EMA/SWA, SWA with batch norm (notebook 10).
