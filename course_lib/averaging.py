@@ -63,6 +63,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from course_lib._validation import check_bool, check_callable, check_choice, check_int, check_number
+from course_lib.schedulers import per_group_values
 
 __all__ = [
     "SWALR",
@@ -433,7 +434,7 @@ class SWALR(LRScheduler):
             raise TypeError(
                 f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
             )
-        swa_lrs = _per_group_swa_lr(optimizer, swa_lr)
+        swa_lrs = per_group_values("swa_lr", swa_lr, optimizer, low=0.0, low_inclusive=False)
         check_choice("anneal_strategy", anneal_strategy, tuple(_ANNEALS))
         self.anneal_epochs = check_int("anneal_epochs", anneal_epochs, low=0)
         check_int("last_epoch", last_epoch, low=-1)
@@ -464,19 +465,3 @@ class SWALR(LRScheduler):
             start = swa_lr if before == 1 else (lr - before * swa_lr) / (1 - before)
             rates.append(swa_lr * now + start * (1 - now))
         return rates
-
-
-def _per_group_swa_lr(optimizer: Optimizer, swa_lr) -> list[float]:
-    """``swa_lr`` as one float per group, each ``> 0``."""
-    n = len(optimizer.param_groups)
-    if isinstance(swa_lr, (list, tuple)):
-        if len(swa_lr) != n:
-            raise ValueError(
-                f"swa_lr must be a number or a list with one value per param group ({n}), "
-                f"got {len(swa_lr)} values: {list(swa_lr)!r}"
-            )
-        return [
-            float(check_number(f"swa_lr[{i}]", v, low=0.0, low_inclusive=False))
-            for i, v in enumerate(swa_lr)
-        ]
-    return [float(check_number("swa_lr", swa_lr, low=0.0, low_inclusive=False))] * n

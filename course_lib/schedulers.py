@@ -168,7 +168,7 @@ def _check_optimizer(optimizer) -> Optimizer:
     return optimizer
 
 
-def _per_group(name: str, value, optimizer: Optimizer, **range_kwargs) -> list[float]:
+def per_group_values(name: str, value, optimizer: Optimizer, **range_kwargs) -> list[float]:
     """One float per param group: a scalar is repeated, a list/tuple must have one per group."""
     n = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
@@ -226,10 +226,10 @@ class _CycledMomentum:
         if self.cycle_momentum:
             self._momentum_key = _momentum_key(optimizer, owner)
             self.use_beta1 = self._momentum_key == "beta1"
-            self.base_momentums = _per_group(
+            self.base_momentums = per_group_values(
                 "base_momentum", base_momentum, optimizer, low=0.0, high=1.0
             )
-            self.max_momentums = _per_group(
+            self.max_momentums = per_group_values(
                 "max_momentum", max_momentum, optimizer, low=0.0, high=1.0
             )
 
@@ -797,8 +797,8 @@ class CyclicLR(_CycledMomentum, _ClosedFormScheduler):
         last_epoch: int = -1,
     ) -> None:
         _check_optimizer(optimizer)
-        base_lrs = _per_group("base_lr", base_lr, optimizer, low=0.0)
-        self.max_lrs = _per_group("max_lr", max_lr, optimizer, low=0.0)
+        base_lrs = per_group_values("base_lr", base_lr, optimizer, low=0.0)
+        self.max_lrs = per_group_values("max_lr", max_lr, optimizer, low=0.0)
         up = float(check_number("step_size_up", step_size_up, low=0.0, low_inclusive=False))
         if step_size_down is not None:
             check_number("step_size_down", step_size_down, low=0.0, low_inclusive=False)
@@ -913,7 +913,7 @@ class OneCycleLR(_CycledMomentum, _ClosedFormScheduler):
                 "OneCycleLR needs total_steps, or both epochs and steps_per_epoch, got "
                 f"total_steps={total_steps!r}, epochs={epochs!r}, steps_per_epoch={steps_per_epoch!r}"
             )
-        self.max_lrs = _per_group("max_lr", max_lr, optimizer, low=0.0, low_inclusive=False)
+        self.max_lrs = per_group_values("max_lr", max_lr, optimizer, low=0.0, low_inclusive=False)
         self.pct_start = pct_start
         self.anneal_strategy = anneal_strategy
         self.div_factor = check_number("div_factor", div_factor, low=0.0, low_inclusive=False)
@@ -1207,7 +1207,7 @@ class ReduceLROnPlateau(_TorchReduceLROnPlateau):
         check_choice("threshold_mode", threshold_mode, ("rel", "abs"))
         check_int("cooldown", cooldown, low=0)
         if isinstance(min_lr, (list, tuple)):
-            _per_group("min_lr", list(min_lr), optimizer, low=0.0)
+            per_group_values("min_lr", list(min_lr), optimizer, low=0.0)
         else:
             check_number("min_lr", min_lr, low=0.0)
         check_number("eps", eps, low=0.0)
