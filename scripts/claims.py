@@ -16,10 +16,21 @@ Nothing is written into ``notebooks/``: executed copies go to ``build/claims/<co
 run's partial notebook to ``build/claims/failed/<condition>/``, the table to ``build/claims.md`` and
 ``build/claims.json`` (``--report`` elsewhere). Exit status 1 when any cell failed.
 
+``--ci`` (what ``make test`` runs) executes every notebook once, and that one run checks two things:
+the claims under another condition (:data:`CI_CONDITIONS`: portable kernels and ``SEED = 1``) and the
+committed outputs. It writes a copy of each notebook with its committed outputs and the parameters
+cell's ``SEED`` set to the condition's seed into ``build/claims/<condition>-nbval/``, then runs nbval
+(``pytest --nbval-lax``) on the copies with the condition's kernel variables: every cell must run
+without error (the claims) and each cell tagged ``nbval-check-output`` must print what the committed
+notebook printed. So those cells must print text that depends on neither the seed nor the CPU (a count,
+a shape, ``True``), which is what makes them checkable on a machine other than the one that made the
+outputs. One run instead of two (nbval on the committed seed, then the claims) keeps ``make test``
+under 30 minutes.
+
 Examples::
 
     python scripts/claims.py                              # the whole matrix (make claims)
-    python scripts/claims.py --ci                         # portable/seed 1 (CI)
+    python scripts/claims.py --ci                         # nbval on portable/seed-1 copies (CI)
     python scripts/claims.py --kernels portable --seeds 1 notebooks/03_adaptive_methods.ipynb
 """
 
@@ -27,7 +38,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -45,8 +59,8 @@ KERNELS = {
     },
 }
 SEEDS = (0, 1, 2)
-# What CI runs: every notebook once, with other kernels and another seed at the same time (one
-# run instead of two keeps make test near 30 minutes; make claims runs each change on its own).
+# What CI runs: every notebook once, with other kernels and another seed at the same time, under
+# nbval (see --ci above); make claims runs each change on its own.
 CI_CONDITIONS = (("portable", 1),)
 OUT = runner.BUILD / "claims"
 _ARROW = re.compile(r"^\s*-+>\s*\d+\s(.*)$")
@@ -103,6 +117,40 @@ def run_matrix(notebooks: list[Path], conditions: list[tuple[str, int]], jobs: i
     return results
 
 
+def seeded_copy(source: Path, target: Path, seed: int) -> None:
+    """Write ``source`` (outputs kept) to ``target`` with the parameters cell's ``SEED = <seed>``."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    cells = [
+        c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])
+    ]
+    if not cells:
+        raise ValueError(f"{source.name}: no code cell tagged 'parameters'")
+    cells[0].source, n = re.subn(r"(?m)^SEED\s*=\s*\d+\s*$", f"SEED = {seed}", cells[0].source)
+    if n != 1:
+        raise ValueError(f"{source.name}: the parameters cell needs one line 'SEED = <integer>'")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+
+
+def nbval_under(notebooks: list[Path], condition: tuple[str, int], jobs: int) -> int:
+    """nbval (``--nbval-lax``) on seeded copies of ``notebooks`` under ``condition``'s kernels;
+    returns pytest's exit status."""
+    kernels, seed = condition
+    folder = OUT / f"{condition_name(kernels, seed)}-nbval"
+    shutil.rmtree(folder, ignore_errors=True)
+    copies = [folder / nb.name for nb in notebooks]
+    for nb, copy in zip(notebooks, copies):
+        seeded_copy(nb, copy, seed)
+    env = {**runner.KERNEL_ENV, **os.environ, **KERNELS[kernels]}
+    workers = ["-n", str(jobs), "--dist", "loadscope"] if jobs > 1 else []
+    command = [sys.executable, "-m", "pytest", *workers, "--nbval-lax", "--nbval-current-env"]
+    command += ["-p", "no:cacheprovider", "--rootdir", str(runner.ROOT), *map(str, copies)]
+    print(f"nbval under {condition_name(kernels, seed)}: {len(copies)} notebook(s) in {folder}")
+    return subprocess.run(command, env=env, cwd=runner.ROOT, check=False).returncode
+
+
 def table(results: dict, conditions: list[str]) -> str:
     """Markdown: one row per notebook, one column per condition."""
     lines = [
@@ -122,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kernels", nargs="+", choices=sorted(KERNELS), default=sorted(KERNELS))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--ci", action="store_true", help=f"only {CI_CONDITIONS}")
+    parser.add_argument(
+        "--ci", action="store_true", help=f"nbval on copies under {CI_CONDITIONS} (make test)"
+    )
     parser.add_argument("-j", "--jobs", type=int, default=2, help="notebooks at once (default 2)")
     parser.add_argument(
         "--report",
@@ -141,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     if args.ci:
-        conditions = list(CI_CONDITIONS)
-    else:
-        conditions = [(k, s) for k in args.kernels for s in args.seeds]
+        statuses = [nbval_under(notebooks, c, args.jobs) for c in CI_CONDITIONS]
+        return max(statuses)
+    conditions = [(k, s) for k in args.kernels for s in args.seeds]
     names = [condition_name(k, s) for k, s in conditions]
     print(f"{len(notebooks)} notebook(s) x {len(conditions)} condition(s), {args.jobs} at a time")
     start = time.perf_counter()

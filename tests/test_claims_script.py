@@ -58,3 +58,53 @@ def test_table_has_a_row_per_notebook_and_a_column_per_condition(claims):
     assert lines[0] == "| notebook | native-seed1 | portable-seed0 |"
     assert lines[2].startswith("| a.ipynb | pass | FAIL cell 53: AssertionError")
     assert claims.condition_name("portable", 2) == "portable-seed2"
+
+
+def _tiny_notebook(path, tagged_source):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("SMOKE = False\nSEED = 0", metadata={"tags": ["parameters"]}),
+            new_code_cell(
+                tagged_source,
+                metadata={"tags": ["nbval-check-output"]},
+                execution_count=1,
+                outputs=[new_output("stream", name="stdout", text="0\n")],
+            ),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+def test_seeded_copy_sets_the_seed_and_keeps_the_committed_outputs(claims, tmp_path):
+    import nbformat
+
+    _tiny_notebook(tmp_path / "a.ipynb", "print(SEED)")
+    claims.seeded_copy(tmp_path / "a.ipynb", tmp_path / "out" / "a.ipynb", 3)
+    nb = nbformat.read(tmp_path / "out" / "a.ipynb", as_version=4)
+    assert nb.cells[0].source == "SMOKE = False\nSEED = 3"
+    assert nb.cells[1].outputs[0].text == "0\n"
+    bad = tmp_path / "b.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), bad)
+    with pytest.raises(ValueError, match="no code cell tagged 'parameters'"):
+        claims.seeded_copy(bad, tmp_path / "out" / "b.ipynb", 1)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_ci_mode_fails_when_a_checked_output_depends_on_the_seed(claims, tmp_path, monkeypatch):
+    """The CI run is nbval on seed-1 copies: a checked cell that prints the seed must fail it, one
+    that prints a constant must pass."""
+    monkeypatch.setattr(claims, "OUT", tmp_path / "claims")
+    _tiny_notebook(tmp_path / "seed.ipynb", "print(SEED)")
+    _tiny_notebook(tmp_path / "const.ipynb", "print(0)")
+    condition = ("portable", 1)
+    assert claims.nbval_under([tmp_path / "const.ipynb"], condition, jobs=1) == 0
+    assert claims.nbval_under([tmp_path / "seed.ipynb"], condition, jobs=1) != 0
