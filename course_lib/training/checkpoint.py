@@ -9,10 +9,19 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-__all__ = ["CHECKPOINT_FORMAT", "atomic_save", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "atomic_save",
+    "check_format",
+    "load_checkpoint",
+    "load_scaler_and_ema",
+    "save_checkpoint",
+]
 
-#: Written into every checkpoint; a file without it is not one of ours.
-CHECKPOINT_FORMAT = "course_lib.training/1"
+#: Written into every checkpoint; a file without it is not one of ours. Format 2 (issue 13) adds the
+#: ``GradScaler`` and EMA states and counts ``batch`` (loader batches) apart from ``step`` (optimizer
+#: steps, fewer with gradient accumulation); a format-1 file is refused with a message saying so.
+CHECKPOINT_FORMAT = "course_lib.training/2"
 
 
 def atomic_save(obj, path) -> None:
@@ -43,8 +52,11 @@ def atomic_save(obj, path) -> None:
             os.close(dir_fd)
 
 
-def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, **extra) -> None:
-    """Save model, optimizer and scheduler ``state_dict``\\ s (plus plain ``extra`` values) atomically.
+def save_checkpoint(
+    path, model: nn.Module, optimizer=None, scheduler=None, *, scaler=None, ema=None, **extra
+) -> None:
+    """Save model, optimizer, scheduler, ``GradScaler`` and EMA ``state_dict``\\ s (plus plain
+    ``extra`` values) atomically; ``None`` ones are saved as ``None``.
 
     Example:
         >>> import tempfile, os
@@ -60,6 +72,8 @@ def save_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None, **ex
         "optimizer_class": None if optimizer is None else type(optimizer).__name__,
         "scheduler": None if scheduler is None else scheduler.state_dict(),
         "scheduler_class": None if scheduler is None else type(scheduler).__name__,
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "ema": None if ema is None else ema.state_dict(),
         **extra,
     }
     atomic_save(ckpt, path)
@@ -90,13 +104,48 @@ def _check_model_state(model: nn.Module, state: Mapping, source: str) -> None:
         )
 
 
-def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None) -> dict:
+def check_format(ckpt, source: str) -> None:
+    """A ``ValueError`` unless ``ckpt`` is a dict written in :data:`CHECKPOINT_FORMAT`."""
+    found = ckpt.get("format") if isinstance(ckpt, dict) else None
+    if isinstance(found, str) and found.startswith("course_lib.training/"):
+        if found != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{source!r} is a course_lib checkpoint of format {found!r}, but this version "
+                f"reads {CHECKPOINT_FORMAT!r} only; rerun the training that wrote it"
+            )
+        return
+    raise ValueError(f"{source!r} is not a course_lib checkpoint (format {CHECKPOINT_FORMAT})")
+
+
+def load_scaler_and_ema(ckpt: Mapping, source: str, scaler, ema) -> None:
+    """Load the ``GradScaler`` and EMA states of ``ckpt`` into ``scaler`` / ``ema`` (when given)."""
+    if scaler is not None:
+        if ckpt.get("scaler") is None:
+            raise ValueError(f"checkpoint {source!r} has no scaler state to load")
+        try:
+            scaler.load_state_dict(ckpt["scaler"])
+        except (RuntimeError, KeyError) as err:
+            raise ValueError(
+                f"checkpoint {source!r}: the scaler state does not load ({err})"
+            ) from err
+    if ema is not None:
+        if ckpt.get("ema") is None:
+            raise ValueError(f"checkpoint {source!r} has no ema state to load")
+        _check_model_state(ema, ckpt["ema"], f"{source!r} (its ema)")
+        ema.load_state_dict(ckpt["ema"])
+
+
+def load_checkpoint(
+    path, model: nn.Module, optimizer=None, scheduler=None, *, scaler=None, ema=None
+) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` / ``fit`` into the given objects.
 
     Reads with ``torch.load(weights_only=True)`` (no arbitrary unpickling) onto the CPU; the model's
     tensors are copied into its own (on its device). A checkpoint from another model raises a
     ``ValueError`` naming the missing/unexpected keys and shape mismatches; an optimizer or scheduler of
-    another class or with other groups raises one too.
+    another class or with other groups raises one too, and so does an ``ema`` (an ``AveragedModel``)
+    of another model. A ``scaler`` or ``ema`` given for a checkpoint without that state is an error;
+    one not given is not loaded (``fit`` checks that both sides agree).
 
     Returns:
         The whole checkpoint dict (position, history, RNG states, ...).
@@ -110,8 +159,7 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None) -> d
         raise ValueError(
             f"{source!r} could not be read as a weights-only checkpoint: {err}"
         ) from err
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{source!r} is not a course_lib checkpoint (format {CHECKPOINT_FORMAT})")
+    check_format(ckpt, source)
     _check_model_state(model, ckpt["model"], repr(source))
     model.load_state_dict(ckpt["model"])
     for kind, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
@@ -132,4 +180,5 @@ def load_checkpoint(path, model: nn.Module, optimizer=None, scheduler=None) -> d
                 f"checkpoint {source!r}: the {kind} does not match ({err}); build it with the same "
                 "parameter groups, in the same order, as the run that wrote the checkpoint"
             ) from err
+    load_scaler_and_ema(ckpt, source, scaler, ema)
     return ckpt

@@ -25,6 +25,11 @@ class History:
     for the last epoch when training stopped inside it), ``"train_loss"`` and ``"train_<metric>"``
     (averages over the epoch's batches, weighted by batch size), ``"val_loss"``, ``"val_<metric>"``.
 
+    ``grad_norm[k]`` is the total 2-norm of step ``k``'s gradient before clipping (recorded when
+    ``fit`` clips with ``max_grad_norm``; empty otherwise). ``skipped_steps`` lists the steps whose
+    ``optimizer.step()`` a ``GradScaler`` skipped (inf/nan gradients in float16): they count as steps
+    (their loss was computed and is in ``step_loss``) but changed no weight.
+
     Everything is plain lists, dicts, floats and ints, so a checkpoint stores it under
     ``torch.load(weights_only=True)``.
 
@@ -43,6 +48,8 @@ class History:
     diverged: bool = False
     diverged_at: int | None = None
     stop_reason: str | None = None
+    grad_norm: list[float] = field(default_factory=list)
+    skipped_steps: list[int] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -107,11 +114,14 @@ class History:
             "diverged": self.diverged,
             "diverged_at": self.diverged_at,
             "stop_reason": self.stop_reason,
+            "grad_norm": list(self.grad_norm),
+            "skipped_steps": list(self.skipped_steps),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping) -> History:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (a dict without ``grad_norm`` / ``skipped_steps``, from before
+        they existed, loads with them empty)."""
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d}).copy()
 
     def copy(self) -> History:

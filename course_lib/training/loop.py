@@ -8,8 +8,10 @@ resuming mid-epoch), :func:`train_epoch` (the batches of one epoch) and :func:`e
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,30 +23,36 @@ from tqdm.auto import tqdm
 
 from course_lib._validation import check_bool, check_choice, check_int
 from course_lib.param_groups import freeze, unfreeze
-from course_lib.training.checkpoint import load_checkpoint, save_checkpoint
+from course_lib.training.checkpoint import load_checkpoint, load_scaler_and_ema, save_checkpoint
 from course_lib.training.history import FitState, History
 from course_lib.training.rng import loader_generators, rng_state, seed_everything, set_rng_state
 from course_lib.training.step import (
     RunningMeans,
+    accumulate_step,
     batch_size,
+    check_step_options,
     default_metrics,
     evaluate,
+    model_device,
     resolve_device,
     to_device,
     to_float,
-    train_step,
 )
 
 __all__ = [
     "HOOKS",
+    "PRECISIONS",
     "Checkpointer",
     "FitConfig",
     "Run",
     "SchedulerPolicy",
     "call_hooks",
     "check_callbacks",
+    "check_ema",
     "check_fit_args",
     "check_monitor",
+    "check_practice_args",
+    "check_resume_matches",
     "check_scheduler_interval",
     "diverge",
     "end_epoch",
@@ -52,10 +60,16 @@ __all__ = [
     "epoch_record",
     "fit",
     "make_bar",
+    "record_history",
     "record_step",
     "resume",
+    "run_epochs",
     "train_epoch",
+    "windows",
 ]
+
+#: ``fit``'s ``precision`` -> the ``torch.autocast`` dtype (``None``: float32, no autocast).
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: The callback methods ``fit`` calls (see :class:`FitState`).
 HOOKS = ("on_fit_start", "on_epoch_start", "on_step_end", "on_epoch_end", "on_fit_end")
@@ -86,6 +100,12 @@ class FitConfig:
     progress: bool
     max_steps: int | None
     callbacks: list = field(default_factory=list)
+    accumulation_steps: int = 1
+    max_grad_norm: float | None = None
+    clip_grad_value: float | None = None
+    precision: str = "32"
+    scaler: torch.amp.GradScaler | None = None
+    ema: nn.Module | None = None
 
 
 def check_scheduler_interval(scheduler, interval: str | None) -> str | None:
@@ -141,6 +161,47 @@ def check_fit_args(model, optimizer, epochs, progress, max_steps, path, every, s
             raise ValueError("checkpoint_every needs a checkpoint_path")
     if seed is not None:
         check_int("seed", seed, low=0)
+
+
+def check_ema(ema, model: nn.Module) -> None:
+    """``ema`` is ``None`` or an averaged copy of ``model`` (an ``nn.Module`` with
+    ``update_parameters`` whose parameters have the model's number and shapes)."""
+    if ema is None:
+        return
+    if not isinstance(ema, nn.Module) or not callable(getattr(ema, "update_parameters", None)):
+        raise TypeError(
+            "ema must be an AveragedModel (an nn.Module with update_parameters), e.g. "
+            f"AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999)), got {type(ema).__name__}"
+        )
+    ours = [tuple(p.shape) for p in ema.parameters()]
+    theirs = [tuple(p.shape) for p in model.parameters()]
+    if ours != theirs:
+        first = next(
+            (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs))
+        )
+        raise ValueError(
+            f"ema must average this model's parameters: it holds {len(ours)} parameters, the model "
+            f"{len(theirs)}, first difference at parameter #{first}; build it from this model"
+        )
+
+
+def check_practice_args(
+    model, accumulation_steps, max_grad_norm, clip_grad_value, precision, scaler, ema, device
+) -> torch.amp.GradScaler | None:
+    """Checks of ``fit``'s training-practice options; returns the scaler to use (the default
+    ``torch.amp.GradScaler(device.type)`` for ``precision="fp16"``, ``None`` otherwise)."""
+    check_int("accumulation_steps", accumulation_steps, low=1)
+    check_choice("precision", precision, PRECISIONS)
+    if scaler is not None and precision != "fp16":
+        raise ValueError(
+            f"scaler is used only with precision='fp16' (float16 gradients underflow without it), "
+            f"got a scaler with precision={precision!r}"
+        )
+    check_step_options(max_grad_norm, clip_grad_value, PRECISIONS[precision], scaler)
+    check_ema(ema, model)
+    if precision == "fp16" and scaler is None:
+        scaler = torch.amp.GradScaler(device.type)
+    return scaler
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,17 +282,21 @@ class Checkpointer:
     path: object
     every: int | None
     callbacks: list
+    config: FitConfig | None = None
 
     def write(self, run: Run) -> None:
         """Save the objects, the position, the history and the RNG states (nothing without a path)."""
         if self.path is None:
             return
-        s = run.state
+        s, config = run.state, self.config
         save_checkpoint(
             self.path,
             s.model,
             s.optimizer,
             s.scheduler,
+            scaler=None if config is None else config.scaler,
+            ema=None if config is None else config.ema,
+            accumulation_steps=1 if config is None else config.accumulation_steps,
             epoch=run.epoch,
             batch=run.batch,
             step=run.step,
@@ -251,10 +316,38 @@ class Checkpointer:
             self.write(run)
 
 
-def resume(run: Run, path, callbacks) -> None:
-    """Load the checkpoint at ``path`` into the run's objects and position (frozen flags included)."""
+def check_resume_matches(ckpt: Mapping, path, config: FitConfig) -> None:
+    """A ``ValueError`` when the checkpoint and this ``fit`` disagree on the scaler, the EMA or
+    ``accumulation_steps`` (its position counts windows of that many batches)."""
+    for name, what, ours, hint in (
+        ("scaler", "a GradScaler", config.scaler, "precision='fp16'"),
+        ("ema", "an EMA", config.ema, "ema=AveragedModel(model, ...)"),
+    ):
+        if (ckpt.get(name) is None) != (ours is None):
+            has, lacks = (
+                ("the checkpoint", "this fit") if ours is None else ("this fit", "the checkpoint")
+            )
+            raise ValueError(
+                f"cannot resume from {str(path)!r}: {has} has {what} ({name}) and {lacks} has "
+                f"none; "
+                f"resume with the options of the run that wrote it ({hint} or not)"
+            )
+    saved = ckpt.get("accumulation_steps", 1)
+    if saved != config.accumulation_steps:
+        raise ValueError(
+            f"cannot resume from {str(path)!r}: it was written with accumulation_steps={saved}, "
+            f"this fit has accumulation_steps={config.accumulation_steps}; use the same value"
+        )
+
+
+def resume(run: Run, path, callbacks, config: FitConfig | None = None) -> None:
+    """Load the checkpoint at ``path`` into the run's objects and position (frozen flags included),
+    and into the scaler and EMA of ``config`` (after :func:`check_resume_matches`)."""
     s = run.state
     ckpt = load_checkpoint(path, s.model, s.optimizer, s.scheduler)
+    if config is not None:
+        check_resume_matches(ckpt, path, config)
+        load_scaler_and_ema(ckpt, str(path), config.scaler, config.ema)
     s.history = History.from_dict(ckpt["history"])
     run.epoch, run.batch, run.step = ckpt["epoch"], ckpt["batch"], ckpt["step"]
     run.running.load_state_dict(ckpt["running"])
@@ -289,9 +382,34 @@ def epoch_batches(run: Run, loader, config: FitConfig):
     return iter(loader)
 
 
-def record_step(run: Run, result, targets, config: FitConfig, bar) -> None:
-    """Count a finished step: position, running means, progress bar, the callbacks' ``on_step_end``."""
-    run.step, run.batch = run.step + 1, run.batch + 1
+def windows(batches, k: int) -> Iterator[list]:
+    """The epoch's batches in lists of ``k`` (the last one shorter when they do not divide evenly).
+
+    Example:
+        >>> [len(w) for w in windows(iter(range(7)), 3)]
+        [3, 3, 1]
+    """
+    while window := list(itertools.islice(batches, k)):
+        yield window
+
+
+def record_history(run: Run, result, optimizer) -> None:
+    """The step into the history: loss, hyperparameters, ``grad_norm``, a skip by the scaler."""
+    run.history.record_step(result.loss, optimizer.param_groups)
+    if result.grad_norm is not None:
+        run.history.grad_norm.append(result.grad_norm)
+    if result.skipped:
+        run.history.skipped_steps.append(run.step)
+
+
+def record_step(run: Run, result, window, config: FitConfig, bar) -> None:
+    """Count a finished step: position, running means, progress bar, the callbacks' ``on_step_end``.
+
+    ``window`` is the step's list of ``(inputs, targets)`` micro-batches: ``run.batch`` advances by
+    their number, and the metrics are those of their concatenated outputs and targets.
+    """
+    run.step, run.batch = run.step + 1, run.batch + len(window)
+    targets = window[0][1] if len(window) == 1 else torch.cat([t for _, t in window])
     with torch.no_grad():
         values = {"loss": result.loss}
         values.update(
@@ -316,15 +434,27 @@ def diverge(run: Run, loss: float) -> None:
 def train_epoch(run, batches, config, policy, checkpointer, n_batches, bar) -> None:
     """Train on the epoch's batches until they end or the run stops (divergence, callback, steps)."""
     s = run.state
-    for inputs, targets in batches:
-        inputs, targets = to_device(inputs, config.device), to_device(targets, config.device)
-        result = train_step(s.model, s.optimizer, inputs, targets, loss_fn=config.loss_fn)
-        run.history.record_step(result.loss, s.optimizer.param_groups)
+    for window in windows(batches, config.accumulation_steps):
+        window = [(to_device(x, config.device), to_device(y, config.device)) for x, y in window]
+        result = accumulate_step(
+            s.model,
+            s.optimizer,
+            window,
+            loss_fn=config.loss_fn,
+            max_grad_norm=config.max_grad_norm,
+            clip_grad_value=config.clip_grad_value,
+            autocast_dtype=PRECISIONS[config.precision],
+            scaler=config.scaler,
+        )
+        record_history(run, result, s.optimizer)
         if not result.finite:
             diverge(run, result.loss)
             return
-        policy.after_step()
-        record_step(run, result, targets, config, bar)
+        if not result.skipped:  # a skipped step changed no weight: the schedule and EMA wait
+            policy.after_step()
+            if config.ema is not None:
+                config.ema.update_parameters(s.model)
+        record_step(run, result, window, config, bar)
         checkpointer.after_step(run)
         wants_stop = s.stop or (config.max_steps is not None and run.step >= config.max_steps)
         if wants_stop and run.batch != n_batches:
@@ -345,6 +475,15 @@ def epoch_record(run: Run, config: FitConfig, complete: bool) -> dict:
             device=config.device,
         )
         record.update({f"val_{k}": v for k, v in scores.items()})
+    if config.val_loader is not None and config.ema is not None:
+        scores = evaluate(
+            config.ema,
+            config.val_loader,
+            loss_fn=config.loss_fn,
+            metrics=config.metrics,
+            device=model_device(config.ema),
+        )
+        record.update({f"val_ema_{k}": v for k, v in scores.items()})
     return record
 
 
@@ -371,12 +510,14 @@ def end_epoch(run: Run, config: FitConfig, policy, checkpointer, bar) -> None:
 
 
 def make_bar(loader, config: FitConfig, step: int):
-    """The ``tqdm`` bar over all the run's steps (``epochs * len(loader)``, at most ``max_steps``)."""
+    """The ``tqdm`` bar over all the run's optimizer steps (``epochs * ceil(len(loader) / k)`` with
+    ``k = accumulation_steps``, at most ``max_steps``)."""
     try:
         n_batches = len(loader)
     except TypeError:
         n_batches = None
-    total = None if n_batches is None else config.epochs * n_batches
+    k = config.accumulation_steps
+    total = None if n_batches is None else config.epochs * math.ceil(n_batches / k)
     if config.max_steps is not None:
         total = config.max_steps if total is None else min(total, config.max_steps)
     bar = tqdm(total=total, initial=step, disable=not config.progress, unit="step", desc="fit")
@@ -390,6 +531,26 @@ def check_callbacks(callbacks) -> list:
         if not any(hasattr(cb, h) for h in HOOKS):
             raise TypeError(f"a callback needs at least one of the methods {HOOKS}, got {cb!r}")
     return callbacks
+
+
+def run_epochs(run: Run, train_loader, config: FitConfig, policy, checkpointer) -> None:
+    """The epochs of a run (from where it stands) under a progress bar, with the fit hooks."""
+    state = run.state
+    bar, n_batches = make_bar(train_loader, config, run.step)
+    call_hooks(config.callbacks, "on_fit_start", state)
+    try:
+        while run.epoch < config.epochs and run.stop_reason is None:
+            if config.max_steps is not None and run.step >= config.max_steps:
+                run.stop_reason = "max_steps"
+                break
+            state.model.train()
+            batches = epoch_batches(run, train_loader, config)
+            train_epoch(run, batches, config, policy, checkpointer, n_batches, bar)
+            end_epoch(run, config, policy, checkpointer, bar)
+    finally:
+        bar.close()
+    run.history.stop_reason = run.stop_reason or "completed"
+    call_hooks(config.callbacks, "on_fit_end", state)
 
 
 def fit(
@@ -412,6 +573,12 @@ def fit(
     callbacks=(),
     max_steps: int | None = None,
     seed: int | None = None,
+    accumulation_steps: int = 1,
+    max_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    precision: str = "32",
+    scaler: torch.amp.GradScaler | None = None,
+    ema: nn.Module | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; return a :class:`History`.
 
@@ -423,6 +590,14 @@ def fit(
     A non-finite loss stops training before the update: a ``RuntimeWarning`` "diverged at step k
     (loss=nan)", ``history.diverged = True``, ``history.diverged_at = k`` (0-based step index; the
     non-finite loss is the last entry of ``history.step_loss``). No checkpoint is written then.
+
+    The training-practice options (see the package docstring for their maths) change one optimizer
+    step into :func:`~course_lib.training.step.accumulate_step` over ``accumulation_steps`` loader
+    batches: ``zero_grad``; per micro-batch :math:`b` the forward (under ``torch.autocast`` with
+    ``precision`` ``"bf16"`` / ``"fp16"``), the loss :math:`L_b` and the backward of
+    :math:`\\frac{n_b}{N} L_b` (scaled by the ``GradScaler`` in fp16); ``scaler.unscale_``; clipping;
+    ``optimizer.step()`` (``scaler.step`` + ``scaler.update``); then, unless the scaler skipped the
+    step, ``scheduler.step()`` (``"step"`` interval) and ``ema.update_parameters(model)``.
 
     Args:
         model: the model; moved to ``device``.
@@ -450,6 +625,24 @@ def fit(
         seed: seeds Python's ``random``, NumPy's global RNG and torch (CPU and CUDA) before training
             (not when resuming: the checkpoint's RNG states are used). The loader's own generator
             and the model's initialisation are yours to seed.
+        accumulation_steps: :math:`k \\ge 1` loader batches per optimizer step; each epoch's batches
+            are taken in windows of :math:`k` (its last window may be shorter: it still makes one
+            step, weighted by its own :math:`N`). ``max_steps``, ``checkpoint_every``, the history,
+            the bar (``epochs * ceil(len(loader) / k)``) and a ``"step"`` scheduler count optimizer
+            steps; the position's ``batch`` counts loader batches.
+        max_grad_norm: clip the gradient's global 2-norm to this (> 0), after ``unscale_``; each
+            step's norm before clipping is recorded in ``history.grad_norm``.
+        clip_grad_value: clip every gradient entry into ``[-clip_grad_value, clip_grad_value]``
+            (after ``max_grad_norm`` when both are given).
+        precision: ``"32"`` (float32), ``"bf16"`` (autocast bfloat16) or ``"fp16"`` (autocast
+            float16 with a ``GradScaler``; its skipped steps go to ``history.skipped_steps`` and do
+            not step the scheduler, which would otherwise run ahead of the weights).
+        scaler: the ``torch.amp.GradScaler`` for ``precision="fp16"`` (default
+            ``torch.amp.GradScaler(device.type)``); with another precision a ``ValueError``.
+        ema: an ``AveragedModel`` of ``model`` (``course_lib.averaging`` or
+            ``torch.optim.swa_utils``), updated after every step that was not skipped; with a
+            ``val_loader`` the epoch records get ``val_ema_loss`` and ``val_ema_<metric>``. Its
+            state is checkpointed; it is evaluated on its own device.
 
     Returns:
         The :class:`History` (also when training diverged).
@@ -467,35 +660,25 @@ def fit(
     check_fit_args(
         model, optimizer, epochs, progress, max_steps, checkpoint_path, checkpoint_every, seed
     )
-    metrics = default_metrics(metrics, loss_fn)
+    config = FitConfig(epochs, loss_fn, val_loader, default_metrics(metrics, loss_fn),
+                       resolve_device(device), progress, max_steps, check_callbacks(callbacks),
+                       accumulation_steps, max_grad_norm, clip_grad_value, precision)  # fmt: skip
+    config.scaler = check_practice_args(
+        model, accumulation_steps, max_grad_norm, clip_grad_value, precision, scaler, ema,
+        config.device,
+    )  # fmt: skip
+    config.ema = ema
     interval = check_scheduler_interval(scheduler, scheduler_interval)
-    policy = SchedulerPolicy(scheduler, interval, check_monitor(monitor, val_loader, metrics))
-    callbacks = check_callbacks(callbacks)
-    config = FitConfig(
-        epochs, loss_fn, val_loader, metrics, resolve_device(device), progress, max_steps, callbacks
-    )
+    monitor = check_monitor(monitor, val_loader, config.metrics)
+    policy = SchedulerPolicy(scheduler, interval, monitor)
     model.to(config.device)
     names = [str(g.get("name", i)) for i, g in enumerate(optimizer.param_groups)]
     state = FitState(model, optimizer, scheduler, History(group_names=names))
-    run = Run(state, loader_generators(train_loader), RunningMeans(metrics))
+    run = Run(state, loader_generators(train_loader), RunningMeans(config.metrics))
     if resume_from is not None:
-        resume(run, resume_from, callbacks)
+        resume(run, resume_from, config.callbacks, config)
     elif seed is not None:
         seed_everything(seed)
-    checkpointer = Checkpointer(checkpoint_path, checkpoint_every, callbacks)
-    bar, n_batches = make_bar(train_loader, config, run.step)
-    call_hooks(callbacks, "on_fit_start", state)
-    try:
-        while run.epoch < epochs and run.stop_reason is None:
-            if max_steps is not None and run.step >= max_steps:
-                run.stop_reason = "max_steps"
-                break
-            model.train()
-            batches = epoch_batches(run, train_loader, config)
-            train_epoch(run, batches, config, policy, checkpointer, n_batches, bar)
-            end_epoch(run, config, policy, checkpointer, bar)
-    finally:
-        bar.close()
-    run.history.stop_reason = run.stop_reason or "completed"
-    call_hooks(callbacks, "on_fit_end", state)
+    checkpointer = Checkpointer(checkpoint_path, checkpoint_every, config.callbacks, config)
+    run_epochs(run, train_loader, config, policy, checkpointer)
     return run.history

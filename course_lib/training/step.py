@@ -8,7 +8,11 @@ steps: per batch or per epoch is the loop's decision)::
     loss.backward()                        # backward: d loss / d theta into p.grad
     optimizer.step()                       # theta <- update(theta, grad, state)
 
-:func:`evaluate` is the mean loss and metrics over batches, in eval mode, without gradients.
+:func:`accumulate_step` is the same step over a window of micro-batches (gradient accumulation), with
+the options real training adds: clipping by global norm or by value, mixed precision
+(``torch.autocast`` in bfloat16 or float16) and a ``torch.amp.GradScaler``; :func:`train_step` is
+its window of one. :func:`evaluate` is the mean loss and metrics over batches, in eval mode,
+without gradients.
 """
 
 from __future__ import annotations
@@ -21,15 +25,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib._validation import check_choice, check_number
+
 __all__ = [
+    "AUTOCAST_DTYPES",
     "RunningMeans",
     "StepResult",
+    "accumulate_step",
     "accuracy",
     "batch_size",
     "batch_total",
+    "check_batches",
+    "check_step_options",
     "correct",
     "default_metrics",
     "evaluate",
+    "finish_step",
+    "micro_batch_loss",
     "model_device",
     "resolve_device",
     "to_device",
@@ -202,12 +214,179 @@ class RunningMeans:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What :func:`train_step` did: ``loss`` (the batch loss as a float), ``outputs`` (``model(x)``,
-    detached) and ``finite`` (``False``: the loss was not finite and no update was made)."""
+    """What :func:`train_step` / :func:`accumulate_step` did.
+
+    ``loss``: the loss as a float (over a window of micro-batches, their mean
+    :math:`\\sum_b \\frac{n_b}{N} L_b`); ``outputs``: the model's outputs, detached (the micro-batches'
+    concatenated); ``finite``: ``False`` when a loss was not finite and no update was made;
+    ``skipped``: the ``GradScaler`` skipped ``optimizer.step()`` (inf/nan gradients); ``grad_norm``:
+    the total 2-norm of the gradient before clipping, unscaled (only with ``max_grad_norm``).
+    """
 
     loss: float
     outputs: torch.Tensor
     finite: bool
+    skipped: bool = False
+    grad_norm: float | None = None
+
+
+#: the dtypes ``autocast_dtype`` accepts (``None``: no autocast)
+AUTOCAST_DTYPES = (None, torch.bfloat16, torch.float16)
+
+
+def check_step_options(max_grad_norm, clip_grad_value, autocast_dtype, scaler) -> None:
+    """Checks of the options shared by :func:`train_step`, :func:`accumulate_step` and ``fit``.
+
+    Example:
+        >>> check_step_options(-1.0, None, None, None)
+        Traceback (most recent call last):
+        ...
+        ValueError: max_grad_norm must be a finite number > 0, got -1.0
+    """
+    for name, value in (("max_grad_norm", max_grad_norm), ("clip_grad_value", clip_grad_value)):
+        if value is not None:
+            check_number(name, value, low=0.0, low_inclusive=False)
+    if not any(autocast_dtype is d for d in AUTOCAST_DTYPES):
+        check_choice("autocast_dtype", autocast_dtype, AUTOCAST_DTYPES)
+    if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
+        raise TypeError(
+            f"scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}"
+        )
+
+
+def check_batches(batches) -> list:
+    """``batches`` checked: a non-empty list of ``(inputs, targets)`` pairs."""
+    if not isinstance(batches, list):
+        raise TypeError(
+            "batches must be a list of (inputs, targets) micro-batches, got "
+            f"{type(batches).__name__}"
+        )
+    if not batches:
+        raise ValueError("batches must hold at least one (inputs, targets) micro-batch, got []")
+    for i, pair in enumerate(batches):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"batches[{i}] must be a pair (inputs, targets), got {pair!r}")
+    return batches
+
+
+def micro_batch_loss(model, inputs, targets, loss_fn, penalty, autocast_dtype):
+    """``(outputs, L)``: the forward (under ``torch.autocast`` when ``autocast_dtype``) and the loss
+    :math:`L = \\ell(\\text{outputs}, y)` ``+ penalty(model)``."""
+    if autocast_dtype is None:
+        outputs = model(inputs)
+        loss = loss_fn(outputs, targets)
+    else:
+        with torch.autocast(device_type=model_device(model).type, dtype=autocast_dtype):
+            outputs = model(inputs)
+            loss = loss_fn(outputs, targets)
+    if penalty is not None:
+        loss = loss + penalty(model)
+    return outputs, loss
+
+
+def finish_step(optimizer, max_grad_norm, clip_grad_value, scaler) -> tuple[float | None, bool]:
+    """After the backward passes: unscale, clip, step. Returns ``(grad_norm, skipped)``.
+
+    With a scaler, ``scaler.unscale_(optimizer)`` first, so that clipping sees the true gradient
+    :math:`g` and not :math:`S g` (a threshold on :math:`S g` would clip :math:`S` times too hard).
+    ``skipped`` is read from the scale: ``update()`` multiplies it by ``backoff_factor < 1`` exactly
+    when ``unscale_`` found an inf/nan, which is exactly when ``scaler.step`` skipped
+    ``optimizer.step()``; otherwise it stays or grows by ``growth_factor > 1``.
+    """
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+    grad_norm = None
+    if max_grad_norm is not None:
+        total = torch.nn.utils.clip_grad_norm_(params, max_grad_norm, error_if_nonfinite=False)
+        grad_norm = to_float(total)
+    if clip_grad_value is not None:
+        torch.nn.utils.clip_grad_value_(params, clip_grad_value)
+    if scaler is None:
+        optimizer.step()
+        return grad_norm, False
+    before = scaler.get_scale()
+    scaler.step(optimizer)
+    scaler.update()
+    return grad_norm, scaler.get_scale() < before
+
+
+def accumulate_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: list,
+    *,
+    loss_fn: Callable = F.cross_entropy,
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    check_finite: bool = True,
+    max_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> StepResult:
+    """One optimizer step on a window of micro-batches whose gradient is that of their mean loss.
+
+    Micro-batch :math:`b` holds :math:`n_b` examples, :math:`N = \\sum_b n_b`, and has the mean loss
+    :math:`L_b` (``+ penalty(model)``). Its backward is that of :math:`\\frac{n_b}{N} L_b`, so the
+    accumulated gradient is
+
+    .. math:: g = \\sum_b \\frac{n_b}{N} \\nabla_\\theta L_b
+              = \\nabla_\\theta \\frac1N \\sum_{i=1}^{N} \\ell_i ,
+
+    the gradient of the whole window as one batch (the penalty counts once: the weights sum to 1).
+    Dividing each :math:`L_b` by the number of micro-batches :math:`k` instead is right only when all
+    :math:`n_b` are equal: a short micro-batch would weigh as much as a full one. The :math:`n_b` are
+    counted before the first backward (all micro-batches are given at once).
+
+    In this order: ``optimizer.zero_grad(set_to_none=True)``; per micro-batch the forward (inside
+    ``torch.autocast(device_type, dtype=autocast_dtype)`` when given), the loss, its value (a
+    non-finite one with ``check_finite`` stops everything: no backward of it, no step,
+    ``finite=False``), the backward of :math:`\\frac{n_b}{N} L_b` (through ``scaler.scale`` with a
+    scaler: :math:`S \\frac{n_b}{N} L_b`); then ``scaler.unscale_(optimizer)``, clipping by norm
+    (``clip_grad_norm_``: :math:`g \\leftarrow g \\min(1, c / \\lVert g \\rVert_2)`), by value
+    (``clip_grad_value_``: each entry into :math:`[-c, c]`), and ``scaler.step`` + ``scaler.update``
+    or ``optimizer.step()``. See :func:`finish_step` for the order and ``skipped``.
+
+    Args:
+        model, optimizer: as for :func:`train_step`.
+        batches: a non-empty list of ``(inputs, targets)`` pairs, already on the model's device.
+        loss_fn: ``loss_fn(outputs, targets)`` returning the micro-batch mean.
+        penalty: ``penalty(model)`` added to every micro-batch loss (so once to their mean).
+        check_finite: stop before the backward of a non-finite loss.
+        max_grad_norm: clip the gradient's total 2-norm to this (> 0); also records ``grad_norm``.
+        clip_grad_value: clip every gradient entry into ``[-clip_grad_value, clip_grad_value]``.
+        autocast_dtype: ``torch.bfloat16`` or ``torch.float16`` for mixed precision; ``None``: off.
+        scaler: a ``torch.amp.GradScaler`` (for float16), or ``None``.
+
+    Example:
+        >>> model = nn.Linear(2, 2); opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> x, y = torch.ones(5, 2), torch.tensor([0, 1, 0, 1, 1])
+        >>> r = accumulate_step(model, opt, [(x[:3], y[:3]), (x[3:], y[3:])], max_grad_norm=1.0)
+        >>> r.finite, r.skipped, r.outputs.shape, r.grad_norm is not None
+        (True, False, torch.Size([5, 2]), True)
+    """
+    check_batches(batches)
+    check_step_options(max_grad_norm, clip_grad_value, autocast_dtype, scaler)
+    sizes = [batch_size(targets) for _, targets in batches]
+    total, single = sum(sizes), len(batches) == 1
+    if not single and total == 0:
+        raise ValueError("batches must hold at least one example, got micro-batches of size 0")
+    optimizer.zero_grad(set_to_none=True)
+    outputs, mean, finite = [], 0.0, True
+    for (inputs, targets), n in zip(batches, sizes):
+        out, loss = micro_batch_loss(model, inputs, targets, loss_fn, penalty, autocast_dtype)
+        outputs.append(out.detach())
+        value = to_float(loss.detach())
+        mean = value if single else mean + n / total * value
+        finite = finite and math.isfinite(value)
+        if check_finite and not finite:
+            return StepResult(mean, outputs[0] if single else torch.cat(outputs), False)
+        weighted = loss if single else loss * (n / total)
+        (weighted if scaler is None else scaler.scale(weighted)).backward()
+    grad_norm, skipped = finish_step(optimizer, max_grad_norm, clip_grad_value, scaler)
+    return StepResult(
+        mean, outputs[0] if single else torch.cat(outputs), finite, skipped, grad_norm
+    )
 
 
 def train_step(
@@ -219,6 +398,10 @@ def train_step(
     loss_fn: Callable = F.cross_entropy,
     penalty: Callable[[nn.Module], torch.Tensor] | None = None,
     check_finite: bool = True,
+    max_grad_norm: float | None = None,
+    clip_grad_value: float | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> StepResult:
     """One optimizer step on one batch: ``zero_grad``, forward, loss, ``backward``, ``step``.
 
@@ -230,23 +413,28 @@ def train_step(
     :math:`\\gamma` of each group). It does not step a scheduler, move data or set train mode: the
     caller does (batches must already be on the model's device).
 
+    It is ``accumulate_step(model, optimizer, [(inputs, targets)], ...)``: the options
+    (``max_grad_norm``, ``clip_grad_value``, ``autocast_dtype``, ``scaler``) are described there;
+    with them off, the five lines above and nothing else.
+
     Example:
         >>> model = nn.Linear(2, 2); opt = torch.optim.SGD(model.parameters(), lr=0.1)
         >>> r = train_step(model, opt, torch.ones(3, 2), torch.tensor([0, 1, 0]))
         >>> r.finite, r.outputs.shape
         (True, torch.Size([3, 2]))
     """
-    optimizer.zero_grad(set_to_none=True)
-    outputs = model(inputs)
-    loss = loss_fn(outputs, targets)
-    if penalty is not None:
-        loss = loss + penalty(model)
-    value = to_float(loss.detach())
-    finite = math.isfinite(value)
-    if finite or not check_finite:
-        loss.backward()
-        optimizer.step()
-    return StepResult(value, outputs.detach(), finite)
+    return accumulate_step(
+        model,
+        optimizer,
+        [(inputs, targets)],
+        loss_fn=loss_fn,
+        penalty=penalty,
+        check_finite=check_finite,
+        max_grad_norm=max_grad_norm,
+        clip_grad_value=clip_grad_value,
+        autocast_dtype=autocast_dtype,
+        scaler=scaler,
+    )
 
 
 @torch.no_grad()
