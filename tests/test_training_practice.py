@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib.averaging import AveragedModel, get_ema_multi_avg_fn
 from course_lib.training import (
     CHECKPOINT_FORMAT,
+    History,
     accumulate_step,
     evaluate,
     fit,
@@ -28,6 +29,7 @@ from course_lib.training import (
     save_checkpoint,
     train_step,
 )
+from course_lib.training.loop import FitConfig, make_bar
 
 # ---- helpers --------------------------------------------------------------------------------------
 
@@ -189,6 +191,38 @@ def test_fit_counts_optimizer_steps_with_accumulation():
     # 10 batches per epoch in windows of 4, 4, 2: steps 1-3 in epoch 0, 4-5 in epoch 1
     assert seen == [(1, 4), (2, 8), (3, 10), (4, 4), (5, 8)]
     assert h.steps == 5 and h.stop_reason == "max_steps"
+
+
+def test_checkpoints_fall_at_window_boundaries_and_the_bar_counts_optimizer_steps(tmp_path):
+    class Crash:
+        def on_step_end(self, state):
+            if state.step == 3:
+                raise RuntimeError("simulated crash")
+
+    model = make_model()
+    path = tmp_path / "c.pt"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.05), loaders(4), 2,
+            accumulation_steps=3, checkpoint_path=path, checkpoint_every=2, callbacks=[Crash()],
+            progress=False)  # fmt: skip
+    ckpt = torch.load(path, weights_only=True)
+    assert (ckpt["step"], ckpt["batch"], ckpt["accumulation_steps"]) == (2, 6, 3)
+    config = FitConfig(3, F.cross_entropy, None, {}, torch.device("cpu"), False, None,
+                       accumulation_steps=3)  # fmt: skip
+    bar, n_batches = make_bar(loaders(4), config, 0)
+    bar.close()
+    assert (bar.total, n_batches) == (3 * 4, 10)  # 3 epochs of ceil(10 / 3) steps
+
+
+def test_a_history_from_before_the_new_fields_loads_with_them_empty():
+    model = make_model()
+    h = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), loaders(8), 1,
+            max_grad_norm=1.0, progress=False)  # fmt: skip
+    old = h.to_dict()
+    del old["grad_norm"], old["skipped_steps"]
+    back = History.from_dict(old)
+    assert back.grad_norm == [] and back.skipped_steps == [] and back.step_loss == h.step_loss
+    assert History.from_dict(h.to_dict()) == h
 
 
 # ---- clipping -------------------------------------------------------------------------------------

@@ -171,7 +171,8 @@ def check_ema(ema, model: nn.Module) -> None:
     if not isinstance(ema, nn.Module) or not callable(getattr(ema, "update_parameters", None)):
         raise TypeError(
             "ema must be an AveragedModel (an nn.Module with update_parameters), e.g. "
-            f"AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999)), got {type(ema).__name__}"
+            "AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999)), got "
+            f"{type(ema).__name__}"
         )
     ours = [tuple(p.shape) for p in ema.parameters()]
     theirs = [tuple(p.shape) for p in model.parameters()]
@@ -590,6 +591,8 @@ def fit(
     A non-finite loss stops training before the update: a ``RuntimeWarning`` "diverged at step k
     (loss=nan)", ``history.diverged = True``, ``history.diverged_at = k`` (0-based step index; the
     non-finite loss is the last entry of ``history.step_loss``). No checkpoint is written then.
+    This holds in ``"fp16"`` too: the scaler skips steps whose *gradients* overflow, but a
+    non-finite *loss* (the forward overflowed) is a divergence.
 
     The training-practice options (see the package docstring for their maths) change one optimizer
     step into :func:`~course_lib.training.step.accumulate_step` over ``accumulation_steps`` loader

@@ -220,7 +220,8 @@ class StepResult:
     :math:`\\sum_b \\frac{n_b}{N} L_b`); ``outputs``: the model's outputs, detached (the micro-batches'
     concatenated); ``finite``: ``False`` when a loss was not finite and no update was made;
     ``skipped``: the ``GradScaler`` skipped ``optimizer.step()`` (inf/nan gradients); ``grad_norm``:
-    the total 2-norm of the gradient before clipping, unscaled (only with ``max_grad_norm``).
+    the total 2-norm of the gradient before clipping, unscaled (only with ``max_grad_norm``; inf or
+    nan for a skipped step).
     """
 
     loss: float
