@@ -137,9 +137,17 @@ def test_noise_scale_of_a_batch_of_copies_of_one_example_is_zero():
 
 
 def test_noise_scale_study_measures_at_the_requested_fractions_of_the_run(data):
-    out = lb.noise_scale_study(TINY, data, 0.05, seed=0, fractions=(0.0, 0.5, 1.0))
+    out = lb.noise_scale_study(
+        TINY, data, 0.05, seed=0, fractions=(0.0, 0.5, 1.0), max_examples=512
+    )
     assert [n.step for n in out] == [0, 96, 192]
     assert all(n.trace > 0 for n in out)
+    start = lb.noise_scale(
+        models.MLP(hidden_sizes=(8,), seed=0), data.x_fit[:512], data.y_fit[:512]
+    )
+    assert out[0].trace == pytest.approx(start.trace) and out[0].grad_sq == pytest.approx(
+        start.grad_sq
+    )
 
 
 def _difference(diffs):

@@ -458,15 +458,19 @@ def noise_scale_study(
     lr: float,
     seed: int,
     fractions: Sequence[float] = (0.0, 0.25, 0.5, 1.0),
+    max_examples: int | None = None,
 ) -> list[NoiseScale]:
     """:math:`B_\\text{simple}` along a run of SGD at :math:`B_0` and rate ``lr``: at each of
-    ``fractions`` of its :math:`T` steps, on the fit set."""
+    ``fractions`` of its :math:`T` steps, on the fit set (its first ``max_examples`` only, when
+    given: a cheaper, noisier estimate)."""
+    n = len(data.y_fit) if max_examples is None else check_int("max_examples", max_examples, low=2)
+    x, y = data.x_fit[:n], data.y_fit[:n]
     run = Trainer.start(workload, data, "SGD", lr, workload.base_batch_size, seed)
     out = []
     for i, f in enumerate(fractions):
         check_number(f"fractions[{i}]", f, low=0.0, high=1.0)
         run.advance(max(run.step, round(f * run.total_steps)))
-        ns = noise_scale(run.model, data.x_fit, data.y_fit)
+        ns = noise_scale(run.model, x, y)
         out.append(NoiseScale(run.step, ns.trace, ns.grad_sq, ns.b_simple))
     return out
 
