@@ -156,3 +156,62 @@ def test_significant_follows_the_paired_interval(capsys):
 def test_significant_rejects_bad_input(answer, tuned, default, hint, capsys):
     assert nbA2.check_significant(answer, tuned, default) is False
     assert hint in capsys.readouterr().out
+
+
+def _complete(study):
+    return len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def _stop_after(n):
+    """The reference solution of exercise 5."""
+
+    def callback(study, trial):
+        if _complete(study) >= n:
+            study.stop()
+
+    return callback
+
+
+def _never_stops(n):
+    return lambda study, trial: None
+
+
+def _stops_at_once(n):
+    return lambda study, trial: study.stop()
+
+
+def _not_written(n):
+    def callback(study, trial):
+        raise NotImplementedError
+
+    return callback
+
+
+def _crashes(n):
+    return lambda study, trial: study.no_such_method()
+
+
+def test_stop_after_reference_stops_a_real_study_and_it_resumes(capsys):
+    from course_lib.integrations.optuna_processes import ToyObjective
+
+    assert nbA2.check_stop_after(_stop_after) is True
+    assert nbA2.check_stop_after(_stop_after, n=4) is True
+    assert "Correct: the study stopped after 4 complete trials" in capsys.readouterr().out
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(ToyObjective(), n_trials=10, callbacks=[_stop_after(3)])
+    assert _complete(study) == 3
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (_never_stops, "Not yet: all 6 trials ran"),
+        (_stops_at_once, "stopped after 1 complete trials, expected 2"),
+        (_not_written, "replace `raise NotImplementedError`"),
+        (_crashes, "Your callback raised AttributeError"),
+        ("stop", "Answer with a function stop_after(n)"),
+        (None, "Fill in your answer"),
+    ],
+)
+def test_stop_after_rejects_typical_mistakes(wrong, hint, capsys):
+    rejects_with_hint(nbA2.check_stop_after, wrong, hint, capsys)

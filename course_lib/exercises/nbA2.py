@@ -1,4 +1,4 @@
-"""Self-checks for notebook A2 (Lightning and Optuna)."""
+"""Self-checks for notebook A2 (Lightning and Optuna, one process and several)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ __all__ = [
     "check_no_files_arguments",
     "check_scheduler_steps",
     "check_significant",
+    "check_stop_after",
     "scheduler_steps",
 ]
 
@@ -161,3 +162,75 @@ def check_significant(answer, tuned: Sequence[float], default: Sequence[float]) 
         f"t-interval {interval} over {d.n} seeds. Does it contain zero?"
     )
     return False
+
+
+def _run_stop_after(stop_after, n: int):
+    """A 6-point toy grid optimized with ``callbacks=[stop_after(n)]``; the study, or None."""
+    import optuna
+
+    from course_lib.integrations.optuna_processes import ToyObjective
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    grid: dict[str, Sequence[float | str]] = {"x": [0.0, 1.0, 2.0], "y": ["a", "b"]}
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(grid, seed=0))
+    try:
+        study.optimize(ToyObjective(), n_trials=6, callbacks=[stop_after(n)])
+    except NotImplementedError:
+        print(
+            "Write the body of your function (replace `raise NotImplementedError`) and run the "
+            "cell again."
+        )
+        return None
+    except Exception as err:  # the learner's code: report, never raise
+        print(f"Your callback raised {type(err).__name__}: {err}")
+        return None
+    return study
+
+
+def check_stop_after(stop_after, n: int = 2) -> bool:
+    """Exercise 5 (code): ``stop_after(n)``, a callback that stops a study after ``n`` complete trials.
+
+    Runs a 6-point ``GridSampler`` study of ``ToyObjective`` with ``callbacks=[stop_after(n)]``,
+    checks that exactly ``n`` trials completed, then resumes it with a second ``optimize`` (until
+    the grid sampler stops it) and checks that the resumed study evaluated every grid point once.
+    """
+    from optuna.trial import TrialState
+
+    from course_lib.integrations.optuna_processes import (
+        ToyObjective,
+        duplicate_params,
+        study_content,
+    )
+
+    if _missing(stop_after):
+        return False
+    if not callable(stop_after):
+        print(f"Answer with a function stop_after(n) that returns a callback, got {stop_after!r}.")
+        return False
+    study = _run_stop_after(stop_after, n)
+    if study is None:
+        return False
+    done = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    if done == 6:
+        print(
+            f"Not yet: all 6 trials ran. Call study.stop() in the callback once {n} trials are "
+            "COMPLETE; optimize then returns after the current trial."
+        )
+        return False
+    if done != n:
+        print(
+            f"Not quite: the study stopped after {done} complete trials, expected {n}. The callback "
+            "runs after each trial, and the finished trial is already COMPLETE when it runs."
+        )
+        return False
+    study.optimize(ToyObjective())  # n_trials=None: until the grid sampler stops the study
+    points = len(study_content(study))
+    if points != 6 or duplicate_params(study):
+        print(f"Not quite: after resuming, {points} distinct grid points instead of 6.")
+        return False
+    print(
+        f"Correct: the study stopped after {n} complete trials; a second optimize resumed it and "
+        "the grid sampler finished the other 4 points, each once (its trials, not the process, "
+        "hold the progress)."
+    )
+    return True
