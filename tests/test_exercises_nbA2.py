@@ -215,3 +215,8 @@ def test_stop_after_reference_stops_a_real_study_and_it_resumes(capsys):
 )
 def test_stop_after_rejects_typical_mistakes(wrong, hint, capsys):
     rejects_with_hint(nbA2.check_stop_after, wrong, hint, capsys)
+
+
+def test_stop_after_check_needs_fewer_stops_than_grid_points():
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 5\], got 6"):
+        nbA2.check_stop_after(_stop_after, n=6)

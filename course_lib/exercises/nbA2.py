@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from course_lib._validation import check_int
 from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_integer as _read_integer
 from course_lib.exercises._answers import read_real as _read_real
@@ -187,6 +188,23 @@ def _run_stop_after(stop_after, n: int):
     return study
 
 
+def _stopped_after(done: int, n: int) -> bool:
+    """Whether ``done`` complete trials (of 6) are the ``n`` asked for; else a hint."""
+    if done == n:
+        return True
+    if done == 6:
+        print(
+            f"Not yet: all 6 trials ran. Call study.stop() in the callback once {n} trials are "
+            "COMPLETE; optimize then returns after the current trial."
+        )
+    else:
+        print(
+            f"Not quite: the study stopped after {done} complete trials, expected {n}. The callback "
+            "runs after each trial, and the finished trial is already COMPLETE when it runs."
+        )
+    return False
+
+
 def check_stop_after(stop_after, n: int = 2) -> bool:
     """Exercise 5 (code): ``stop_after(n)``, a callback that stops a study after ``n`` complete trials.
 
@@ -202,6 +220,7 @@ def check_stop_after(stop_after, n: int = 2) -> bool:
         study_content,
     )
 
+    check_int("n", n, low=1, high=5)  # the checker's own argument: fewer than the 6 grid points
     if _missing(stop_after):
         return False
     if not callable(stop_after):
@@ -210,18 +229,7 @@ def check_stop_after(stop_after, n: int = 2) -> bool:
     study = _run_stop_after(stop_after, n)
     if study is None:
         return False
-    done = len(study.get_trials(states=(TrialState.COMPLETE,)))
-    if done == 6:
-        print(
-            f"Not yet: all 6 trials ran. Call study.stop() in the callback once {n} trials are "
-            "COMPLETE; optimize then returns after the current trial."
-        )
-        return False
-    if done != n:
-        print(
-            f"Not quite: the study stopped after {done} complete trials, expected {n}. The callback "
-            "runs after each trial, and the finished trial is already COMPLETE when it runs."
-        )
+    if not _stopped_after(len(study.get_trials(states=(TrialState.COMPLETE,))), n):
         return False
     study.optimize(ToyObjective())  # n_trials=None: until the grid sampler stops the study
     points = len(study_content(study))
