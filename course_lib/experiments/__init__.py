@@ -18,4 +18,8 @@ matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
 - ``after_adam``: optimizer state in bytes, the time-to-target benchmark with equal tuning
   budgets (notebook 09).
 - ``wsd``: WSD trunks with branched cooldowns, EMA/SWA, SWA with batch norm (notebook 10).
+- ``practice``: gradient accumulation and its weighting bugs, clipping, mixed precision and
+  GradScaler's skipped steps, bf16 Adam's lost updates, full checkpoints (notebook 11).
+- ``large_batch``: the linear scaling rule with warm-up, the gradient noise scale, LARS and LAMB at a
+  large batch (notebook 12).
 """
