@@ -118,7 +118,8 @@ def describe(nb) -> dict:
     """Title, one-line description and expected run time of a notebook, from its markdown.
 
     The title is the first ``# `` heading; the description is the first sentence of the first
-    paragraph after it; the run time is the rest of the sentence "Expected run time: ...".
+    paragraph after it; the run time is the rest of the sentence "Expected run time: ..." (wrapped lines
+    joined).
     """
     markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
     title, description, run_time = None, "", ""
@@ -139,9 +140,12 @@ def describe(nb) -> dict:
                 text = " ".join(paragraph)
                 match = re.match(r"(.+?[.!?])(\s|$)", text)
                 description = match.group(1) if match else text
-        found = re.search(r"Expected run time:?\s*(.+?)(?:\.\s|\.$|\n|$)", source)
+        # The sentence may be wrapped over several lines: up to its full stop or the paragraph's end.
+        found = re.search(
+            r"Expected run time:?\s*(.+?)(?:\.(?:\s|$)|\n\s*\n|$)", source, flags=re.DOTALL
+        )
         if found and not run_time:
-            run_time = found.group(1).strip()
+            run_time = " ".join(found.group(1).split())
     return {"title": title, "description": description, "run_time": run_time}
 
 
