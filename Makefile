@@ -44,7 +44,7 @@ test: setup browser-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(DOCTESTS)
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup tests
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=25 tests
 	$(PY) scripts/claims.py --ci -j $(WORKERS)
 
 ## claims: every notebook in full mode under native and portable CPU kernels x SEED 0, 1, 2 (table in
