@@ -108,3 +108,14 @@ def test_ci_mode_fails_when_a_checked_output_depends_on_the_seed(claims, tmp_pat
     condition = ("portable", 1)
     assert claims.nbval_under([tmp_path / "const.ipynb"], condition, jobs=1) == 0
     assert claims.nbval_under([tmp_path / "seed.ipynb"], condition, jobs=1) != 0
+
+
+def test_ci_starts_the_slowest_notebooks_first_and_keeps_every_notebook(claims):
+    notebooks = sorted((claims.runner.NOTEBOOKS).glob("*.ipynb"))
+    ordered = claims.slowest_first(notebooks)
+    assert sorted(ordered) == notebooks
+    assert ordered[0].stem == claims.CI_SLOWEST_FIRST[0]
+    names = {nb.stem for nb in notebooks}
+    assert set(claims.CI_SLOWEST_FIRST) <= names, "CI_SLOWEST_FIRST names a notebook that is gone"
+    rest = [nb for nb in ordered if nb.stem not in claims.CI_SLOWEST_FIRST]
+    assert rest == [nb for nb in notebooks if nb.stem not in claims.CI_SLOWEST_FIRST]
