@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
 from course_lib.models import MLP
 from course_lib.training import accumulate_step
@@ -257,8 +258,7 @@ def check_accumulation(answer) -> bool:
     :func:`~course_lib.training.accumulate_step`; a mismatch names the first parameter that
     differs and, when it matches a known mistake, what it is.
     """
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
+    if _missing(answer):
         return False
     if not callable(answer):
         print(f"Answer with a function fn(model, optimizer, micro_batches), got {answer!r}.")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
 
 __all__ = ["check_combine_gradients", "check_linear_scaling_lr", "check_zero_state_bytes"]
@@ -113,8 +114,7 @@ def check_combine_gradients(answer, cases=((8, 8), (3, 5, 8), (1, 15))) -> bool:
     :math:`\\sum_r n_r g_r / n`. DDP's plain average :math:`\\frac1N \\sum_r g_r` is this only when
     every :math:`n_r` is equal.
     """
-    if answer is None:
-        print("Fill in your answer (replace None) and run the cell again.")
+    if _missing(answer):
         return False
     if not callable(answer):
         print(f"Answer with a function combine(grads, sizes), got {answer!r}.")
