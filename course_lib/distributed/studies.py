@@ -269,14 +269,7 @@ def _adam_ddp_run(split: Split, steps, batch_size, lr, seed, optimizer_class, ze
         )
     else:
         optimizer = optimizer_class(ddp.parameters(), lr=lr)
-    losses = []
-    for step in range(steps):
-        x, y = _local(split, batch_size, step, seed)
-        optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(ddp(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(_global_mean(loss))
+    losses = _local_steps(ddp, optimizer, split, batch_size, seed, range(steps))
     local = optimizer.optim if zero else optimizer
     owned = [p for g in local.param_groups for p in g["params"]]
     return {
@@ -312,7 +305,8 @@ def _fsdp_model(seed: int) -> nn.Module:
     return model
 
 
-def _fsdp_steps(model, optimizer, split: Split, batch_size, seed, steps: range) -> list[float]:
+def _local_steps(model, optimizer, split: Split, batch_size, seed, steps: range) -> list[float]:
+    """One step per step index on this rank's share of the batch; the loss averaged over ranks."""
     losses = []
     for step in steps:
         x, y = _local(split, batch_size, step, seed)
@@ -331,10 +325,10 @@ def _fsdp_run(split, steps, batch_size, lr, seed, checkpoint_dir: str, save_at: 
 
     model = _fsdp_model(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = _fsdp_steps(model, optimizer, split, batch_size, seed, range(save_at))
+    losses = _local_steps(model, optimizer, split, batch_size, seed, range(save_at))
     model_sd, optim_sd = get_state_dict(model, optimizer)
     dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=checkpoint_dir)
-    losses += _fsdp_steps(model, optimizer, split, batch_size, seed, range(save_at, steps))
+    losses += _local_steps(model, optimizer, split, batch_size, seed, range(save_at, steps))
     local = sum(p.to_local().numel() for p in model.parameters() if isinstance(p, DTensor))
     return {
         "losses": losses,
@@ -401,7 +395,7 @@ def resume_study(
         model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"]
     )
     loaded_step = float(next(iter(optimizer.state.values()))["step"])
-    losses = _fsdp_steps(model, optimizer, split, batch_size, seed, range(save_at, steps))
+    losses = _local_steps(model, optimizer, split, batch_size, seed, range(save_at, steps))
     return {
         "losses": losses,
         "params": _params(model),
