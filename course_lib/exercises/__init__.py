@@ -10,4 +10,15 @@ the notebook's ``None`` placeholder is "not answered yet"; every check says so a
     False
 
 The expected values are computed (from the notebook's formulas or with course_lib), never stored.
+
+Coding exercises are checked by running the learner's code: :func:`check_optimizer` runs an
+``Optimizer`` subclass through a parity grid against torch.optim (two groups, a late gradient, a
+changed rate, weight decay, ``maximize``, a ``state_dict`` round trip) and :func:`check_schedule` runs
+a ``LambdaLR`` factor function against a torch scheduler or a ``course_lib.schedules`` closed form;
+each names the first step that differs and the likely mistake (``course_lib.exercises.checkers``).
+The answer keys are in ``course_lib.exercises.solutions``.
 """
+
+from course_lib.exercises.checkers import check_optimizer, check_schedule
+
+__all__ = ["check_optimizer", "check_schedule"]
