@@ -3,9 +3,11 @@
 import math
 
 import pytest
+import torch
 from _exercise_tests import answer_tests, rejects_with_hint
 
-from course_lib.exercises import nb02
+from course_lib.exercises import check_optimizer, nb02
+from course_lib.exercises.solutions.nb02 import MomentumSGD
 
 # Reference solutions (the notebook's exercise cells start from None).
 SOLUTIONS = {
@@ -69,3 +71,143 @@ def test_speedup_check_counts_steps_with_the_notebooks_loop(capsys):
     assert "7.35 is the ratio" in capsys.readouterr().out
     assert nb02.check_speedup(8.5) is False  # neither the limit nor the count ratio
     assert "Not quite (8.5)" in capsys.readouterr().out
+
+
+# --- Exercises 5 and 6 (code): the heavy ball and Nesterov as Optimizer subclasses --------------------
+# The answer key runs through check_optimizer against torch.optim.SGD; each wrong version below makes one
+# typical mistake (one changed line of the answer key's step) and must get that mistake's hint.
+
+HEAVY_BALL = {"like": "SGD", "lr": 0.1, "momentum": 0.9}
+NESTEROV = {**HEAVY_BALL, "nesterov": True}
+
+
+def _momentum_step(opt, group, p, read_defaults=False, old_buffer=False):
+    """The answer key's update of one parameter, optionally with one mistake."""
+    source = opt.defaults if read_defaults else group
+    lr, mu = source["lr"], source["momentum"]
+    old = opt.state[p].get("momentum_buffer")
+    b = p.grad.clone() if old is None else mu * old + p.grad
+    opt.state[p]["momentum_buffer"] = b
+    if group["nesterov"]:
+        b_used = b if not old_buffer else (torch.zeros_like(b) if old is None else old)
+        p.sub_(lr * (p.grad + mu * b_used))
+    else:
+        p.sub_(lr * b)
+
+
+class ReadsDefaults(MomentumSGD):
+    """γ and μ from self.defaults: the groups' own rates (and a scheduler's changes) are ignored."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                _momentum_step(self, group, p, read_defaults=True)
+
+
+class NoNoGrad(MomentumSGD):
+    """step without @torch.no_grad(): the in-place update of a leaf that requires grad fails."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                _momentum_step(self, group, p)
+
+
+class NoSkip(MomentumSGD):
+    """Parameters without a gradient are not skipped."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                _momentum_step(self, group, p)
+
+
+class BufferOutsideState(MomentumSGD):
+    """The buffer in an attribute of the optimizer, not in self.state[p] (state_dict loses it)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        buffers = self.__dict__.setdefault("buffers", {})
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                old = buffers.get(p)
+                buffers[p] = p.grad.clone() if old is None else group["momentum"] * old + p.grad
+                p.sub_(group["lr"] * buffers[p])
+
+
+class NesterovOldBuffer(MomentumSGD):
+    """Nesterov along g_t + μ b_{t-1}: the look-ahead taken with the buffer before its update."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                _momentum_step(self, group, p, old_buffer=True)
+
+
+class Unfinished(MomentumSGD):
+    """The notebook's skeleton: the body of step is still `raise NotImplementedError`."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                raise NotImplementedError
+
+
+@pytest.mark.parametrize("hyper", [HEAVY_BALL, NESTEROV], ids=["heavy ball", "nesterov"])
+def test_momentum_answer_key_matches_torch_sgd_in_every_case(hyper, capsys):
+    assert check_optimizer(MomentumSGD, **hyper) is True
+    out = capsys.readouterr().out
+    assert "Correct: your MomentumSGD matches torch.optim.SGD" in out
+    assert "a changing lr" in out and "state_dict round trip" in out
+
+
+def test_momentum_helper_without_mistakes_is_the_answer_key(capsys):
+    class Plain(MomentumSGD):
+        @torch.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in (p for p in group["params"] if p.grad is not None):
+                    _momentum_step(self, group, p)
+
+    for hyper in (HEAVY_BALL, NESTEROV):
+        assert check_optimizer(Plain, **hyper) is True  # so each wrong class differs by its mistake
+
+
+@pytest.mark.parametrize(
+    ("cls", "hyper", "hint"),
+    [
+        (ReadsDefaults, HEAVY_BALL, "Group hyperparameters ignored: read lr"),
+        (NoNoGrad, HEAVY_BALL, "Decorate step with @torch.no_grad()"),
+        (NoSkip, HEAVY_BALL, "A parameter without a gradient (p.grad is None) must be skipped"),
+        (BufferOutsideState, HEAVY_BALL, "keeps ['momentum_buffer'] in self.state[p]"),
+        (NesterovOldBuffer, NESTEROV, "Nesterov with the old buffer"),
+        (Unfinished, HEAVY_BALL, "Write the body of step()"),
+    ],
+    ids=lambda x: x.__name__ if isinstance(x, type) else None,
+)
+def test_momentum_mistake_gets_its_hint(cls, hyper, hint, capsys):
+    rejects_with_hint(lambda c: check_optimizer(c, **hyper), cls, hint, capsys)
+
+
+def test_momentum_check_asks_for_a_class(capsys):
+    assert check_optimizer(None, **HEAVY_BALL) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    instance = torch.optim.SGD([torch.zeros(1, requires_grad=True)])
+    assert check_optimizer(instance, **HEAVY_BALL) is False  # an instance, not the class
+    assert "Answer with a subclass of torch.optim.Optimizer" in capsys.readouterr().out
+
+
+def test_momentum_answer_key_refuses_bad_arguments_at_construction():
+    w = [torch.zeros(1, requires_grad=True)]
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0, got -0\.1"):
+        MomentumSGD(w, lr=-0.1)
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1\.0"):
+        MomentumSGD(w, momentum=1.0)
+    with pytest.raises(TypeError, match="nesterov"):
+        MomentumSGD(w, nesterov="yes")

@@ -4,7 +4,8 @@ import pytest
 import torch
 from _exercise_tests import rejects_with_hint
 
-from course_lib.exercises import nb04
+from course_lib.exercises import check_optimizer, nb04
+from course_lib.exercises.solutions.nb04 import MyAdam, MyAdamW
 
 
 def test_l2_weight_decay_reference_gives_identical_sgd_iterates():
@@ -88,3 +89,59 @@ def test_checks_ask_for_an_answer_and_never_raise(check, capsys):
 )
 def test_check_rejects_a_typical_mistake_with_its_hint(check, wrong, hint, capsys):
     rejects_with_hint(check, wrong, hint, capsys)
+
+
+# --- Exercise 5 (code): AdamW from the given Adam, by overriding its decay step -------------------------
+# The given MyAdam must be torch's Adam (L2 decay); the answer key MyAdamW torch's AdamW. Each wrong
+# version is a typical wrong apply_decay and must get that mistake's hint from check_optimizer.
+
+ADAMW = {"like": "AdamW", "weight_decay": 0.1}
+
+
+def _decay(name, body):
+    """MyAdam whose apply_decay is ``body(p, grad, lr, weight_decay)``."""
+    return type(name, (MyAdam,), {"apply_decay": lambda self, p, g, lr, wd: body(p, g, lr, wd)})
+
+
+def _without_rate(p, grad, lr, weight_decay):
+    p.mul_(1 - weight_decay)  # θ ← (1 − λ)θ: the rate left out
+    return grad
+
+
+def _unfinished(p, grad, lr, weight_decay):
+    raise NotImplementedError
+
+
+def test_given_adam_is_torch_adam_with_l2_decay(capsys):
+    assert check_optimizer(MyAdam, like="Adam", weight_decay=0.1) is True
+    out = capsys.readouterr().out
+    assert "Correct: your MyAdam matches torch.optim.Adam" in out
+    assert "weight decay" in out and "maximize" in out  # both options were exercised
+
+
+def test_adamw_answer_key_is_torch_adamw(capsys):
+    assert check_optimizer(MyAdamW, **ADAMW) is True
+    assert "Correct: your MyAdamW matches torch.optim.AdamW" in capsys.readouterr().out
+    assert MyAdamW([torch.zeros(1, requires_grad=True)]).defaults["weight_decay"] == 1e-2  # AdamW's
+
+
+@pytest.mark.parametrize(
+    ("cls", "hint"),
+    [
+        (MyAdam, "Coupled decay: decoupled weight decay shrinks the parameter"),  # left as L2
+        (_decay("WithoutRate", _without_rate), "Decoupled decay without the rate"),
+        (_decay("NoDecay", lambda p, g, lr, wd: g), "weight_decay has no effect in your step"),
+        (_decay("Unfinished", _unfinished), "Write the body of step()"),
+    ],
+    ids=lambda x: x.__name__ if isinstance(x, type) else None,
+)
+def test_adamw_mistake_gets_its_hint(cls, hint, capsys):
+    rejects_with_hint(lambda c: check_optimizer(c, **ADAMW), cls, hint, capsys)
+
+
+def test_given_adam_refuses_bad_arguments_at_construction():
+    w = [torch.zeros(1, requires_grad=True)]
+    with pytest.raises(ValueError, match=r"weight_decay must be a finite number >= 0, got -0\.1"):
+        MyAdam(w, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="betas must be a tuple of two numbers"):
+        MyAdamW(w, betas=0.9)
