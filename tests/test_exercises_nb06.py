@@ -5,6 +5,8 @@ from _exercise_tests import answer_tests, rejects_with_hint
 from torch import nn
 
 from course_lib.exercises import nb06
+from course_lib.exercises.solutions.nb06 import layerwise_groups
+from course_lib.param_groups import layerwise_lr
 
 # Reference solutions (the notebook's exercise cells start from None).
 SOLUTIONS = {
@@ -12,6 +14,7 @@ SOLUTIONS = {
     nb06.check_no_decay_count: 7,  # 3 Linear biases + 2 LayerNorms x (weight, bias)
     nb06.check_group_lr_after_cosine: 0.005,  # 0.01 * (1 + cos(pi/2)) / 2
     nb06.check_state_dict_params: [3, 4, 5, 6, 7, 8, 9],  # after the 3 decayed weights
+    nb06.check_layerwise_groups: layerwise_groups,  # the coding exercise's answer key
 }
 
 
@@ -60,3 +63,109 @@ def test_checks_follow_their_arguments(capsys):
     assert nb06.check_layerwise_lrs([0.1, 1.0], lr=1.0, decay=0.1, num_blocks=2) is True
     assert nb06.check_group_lr_after_cosine(0.0, lrs=(1.0, 0.5), T_max=4, steps=4) is True
     capsys.readouterr()
+
+
+def _blocks(model):
+    """The parameters of each block (a Linear and the layers after it), input first."""
+    blocks = []
+    for module in model:
+        if isinstance(module, nn.Linear):
+            blocks.append([])
+        blocks[-1].extend(module.parameters())
+    return blocks
+
+
+def decay_from_the_bottom(model, lr, decay):
+    return [{"params": ps, "lr": lr * decay**i} for i, ps in enumerate(_blocks(model))]
+
+
+def head_not_at_full_lr(model, lr, decay):
+    blocks = _blocks(model)
+    return [{"params": ps, "lr": lr * decay ** (len(blocks) - i)} for i, ps in enumerate(blocks)]
+
+
+def lr_to_the_power_k(model, lr, decay):
+    blocks = _blocks(model)
+    return [{"params": ps, "lr": lr ** (len(blocks) - 1 - i)} for i, ps in enumerate(blocks)]
+
+
+def norms_forgotten(model, lr, decay):
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    n = len(linears)
+    return [
+        {"params": m.parameters(), "lr": lr * decay ** (n - 1 - i)} for i, m in enumerate(linears)
+    ]
+
+
+def head_twice(model, lr, decay):
+    return [*layerwise_groups(model, lr, decay), {"params": model[6].parameters(), "lr": lr}]
+
+
+def every_layer_a_block(model, lr, decay):
+    layers = [m for m in model if list(m.parameters())]
+    n = len(layers)
+    return [
+        {"params": m.parameters(), "lr": lr * decay ** (n - 1 - i)} for i, m in enumerate(layers)
+    ]
+
+
+def fixed_numbers(model, lr, decay):
+    return layerwise_groups(model, 1e-2, 0.5)
+
+
+def unfinished(model, lr, decay):
+    raise NotImplementedError  # your code here
+
+
+def crashes(model, lr, decay):
+    return [{"params": model.head.parameters(), "lr": lr}]
+
+
+@pytest.mark.parametrize(
+    ("fn", "hint"),
+    [
+        (decay_from_the_bottom, "Decay applied from the bottom: the input block has the full lr"),
+        (head_not_at_full_lr, "The head is not at the full rate"),
+        (lr_to_the_power_k, "not lr**k"),
+        (
+            norms_forgotten,
+            "4 parameter(s) in no group: 1.weight, 1.bias, 4.weight, 4.bias. The optimizer would "
+            "never train them",
+        ),
+        (head_twice, "Parameter 6.weight is in groups 2 and 3: torch refuses"),
+        (every_layer_a_block, "a LayerNorm belongs to the block of the Linear layer before it"),
+        (fixed_numbers, "with lr=0.1, decay=0.8 your function gives the same rates"),
+        (unfinished, "Write the body of layerwise_groups (replace `raise NotImplementedError`)"),
+        (crashes, "Your function raised AttributeError"),
+        (lambda model, lr, decay: 3, "Return a list of group dicts, got int"),
+        (lambda model, lr, decay: [{"lr": lr}], "each with a 'params' list and an 'lr'"),
+    ],
+    ids=[
+        "bottom",
+        "head",
+        "lr-power",
+        "missing",
+        "duplicated",
+        "per-layer",
+        "fixed",
+        "unfinished",
+        "crash",
+        "not-a-list",
+        "no-params",
+    ],
+)
+def test_layerwise_check_names_the_typical_mistake(fn, hint, capsys):
+    rejects_with_hint(nb06.check_layerwise_groups, fn, hint, capsys)
+
+
+def test_layerwise_check_agrees_with_course_lib_and_leaves_the_model_alone(capsys):
+    model = nb06.exercise_model()
+    ours = layerwise_groups(model, 1e-2, 0.5)
+    theirs = layerwise_lr(model, nb06.EXERCISE_BLOCKS, lr=1e-2, decay=0.5)
+    assert [[id(p) for p in g["params"]] for g in ours] == [
+        [id(p) for p in g["params"]] for g in theirs
+    ]
+    assert [g["lr"] for g in ours] == [g["lr"] for g in theirs] == [2.5e-3, 5e-3, 1e-2]
+    # a plain list of parameters is one group at the default rate: every parameter at lr
+    assert nb06.check_layerwise_groups(lambda model, lr, decay: list(model.parameters())) is False
+    assert "Every parameter has lr 0.01" in capsys.readouterr().out

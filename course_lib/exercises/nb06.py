@@ -1,21 +1,27 @@
 """Self-checks for notebook 06 (parameter groups).
 
-Expected values are computed with ``course_lib.param_groups`` and torch, not stored.
+Expected values are computed with ``course_lib.param_groups`` and torch, not stored. The coding
+exercise (:func:`check_layerwise_groups`) runs the learner's group function on :func:`exercise_model`
+and compares the optimizer it builds with ``course_lib.param_groups.layerwise_lr``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
+from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
 from course_lib.exercises._answers import read_numbers as _read_numbers
-from course_lib.param_groups import discriminative_lrs, no_decay_groups
+from course_lib.param_groups import discriminative_lrs, layerwise_lr, no_decay_groups
 
 __all__ = [
+    "EXERCISE_BLOCKS",
     "check_group_lr_after_cosine",
+    "check_layerwise_groups",
     "check_layerwise_lrs",
     "check_no_decay_count",
     "check_state_dict_params",
@@ -165,3 +171,205 @@ def check_state_dict_params(answer, weight_decay: float = 1e-4) -> bool:
             "one after the other."
         )
     return False
+
+
+#: The blocks of :func:`exercise_model`, input -> head: each Linear layer with the LayerNorm after it.
+EXERCISE_BLOCKS = (("0", "1"), ("3", "4"), "6")
+
+_LAYERWISE_CASES = ((1e-2, 0.5), (0.1, 0.8))  # (lr, decay): the exercise's, then other numbers
+
+
+def _normalised_groups(groups) -> list[dict] | None:
+    """The learner's groups as new dicts whose ``params`` are lists; None after a hint."""
+    try:
+        items = list(groups)
+    except TypeError:
+        print(f"Return a list of group dicts, got {type(groups).__name__}.")
+        return None
+    if items and all(isinstance(x, torch.Tensor) for x in items):
+        return [{"params": items}]  # a plain list of parameters: one group, as torch reads it
+    out = []
+    for i, group in enumerate(items):
+        if not isinstance(group, Mapping) or "params" not in group:
+            print(
+                f"Return a list of dicts, each with a 'params' list and an 'lr'; item {i} is "
+                f"{type(group).__name__}."
+            )
+            return None
+        params = group["params"]
+        params = [params] if isinstance(params, torch.Tensor) else list(params)
+        out.append({**group, "params": params})
+    return out
+
+
+def _duplicated(groups: list[dict], model: nn.Module) -> bool:
+    """True (after naming it) when a parameter of ``model`` is in two groups or twice in one."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    seen: dict[int, int] = {}
+    for i, group in enumerate(groups):
+        for p in group["params"]:
+            if id(p) in seen:
+                where = (
+                    f"in groups {seen[id(p)]} and {i}"
+                    if seen[id(p)] != i
+                    else f"twice in group {i}"
+                )
+                print(
+                    f"Parameter {names.get(id(p), '(not in the model)')} is {where}: torch refuses "
+                    "a parameter in two groups (ValueError: some parameters appear in more than one "
+                    "parameter group) and warns about one listed twice. Put every parameter in "
+                    "exactly one group."
+                )
+                return True
+            seen[id(p)] = i
+    return False
+
+
+def _learner_rates(fn: Callable, lr: float, decay: float) -> dict[str, float] | None:
+    """Parameter name -> lr in ``torch.optim.SGD(fn(model, lr, decay), lr=lr)``; None after a hint.
+
+    Only the parameters of the fresh :func:`exercise_model` passed to ``fn`` are named.
+    """
+    model = exercise_model()
+    try:
+        raw = fn(model, lr, decay)
+    except NotImplementedError:
+        print(
+            "Write the body of layerwise_groups (replace `raise NotImplementedError`) and run the "
+            "cell again."
+        )
+        return None
+    except Exception as error:  # the learner's code may raise anything: say what
+        print(f"Your function raised {type(error).__name__}: {error}")
+        return None
+    groups = _normalised_groups(raw)
+    if groups is None or _duplicated(groups, model):
+        return None
+    try:
+        opt = torch.optim.SGD(groups, lr=lr)
+    except (TypeError, ValueError) as error:
+        print(f"torch.optim.SGD refused your groups: {type(error).__name__}: {error}")
+        return None
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: g["lr"] for g in opt.param_groups for p in g["params"] if id(p) in names}
+
+
+def _blocks_from_top() -> dict[str, int]:
+    """Parameter name -> k, the position of its block counted from the head (the head is k = 0)."""
+    model, n = exercise_model(), len(EXERCISE_BLOCKS)
+    out = {}
+    for i, block in enumerate(EXERCISE_BLOCKS):
+        for prefix in block if isinstance(block, tuple) else (block,):
+            for name, _ in model.get_submodule(prefix).named_parameters(prefix=prefix):
+                out[name] = n - 1 - i
+    return out
+
+
+_HINTS = {
+    "reversed": "Decay applied from the bottom: the input block has the full lr. Count k from the "
+    "TOP: the head (k = 0) gets lr, the block below it lr * decay, the input block lr * decay**2.",
+    "head": "The head is not at the full rate: block k from the top gets lr * decay**k, and "
+    "decay**0 = 1, so the head gets lr itself.",
+    "lr**k": "The power applies to decay only: lr * decay**k, not lr**k.",
+    "(lr*decay)**k": "The power applies to decay only: lr * decay**k, not (lr * decay)**k.",
+    "no lr": "decay**k alone: multiply it by lr, the head's rate.",
+    "per layer": "Every layer with parameters is a block of its own here: a LayerNorm belongs to "
+    "the block of the Linear layer before it (three blocks: 0 and 1, 3 and 4, the head 6).",
+}
+
+
+def _mistaken_rates(lr: float, decay: float, k: int, layer: int) -> dict[str, float]:
+    """Hint key -> the rate that mistake gives a parameter of block ``k`` (of layer ``layer``).
+
+    ``k`` and ``layer`` count from the head: ``layer`` numbers the modules with parameters.
+    """
+    return {
+        "reversed": lr * decay ** (len(EXERCISE_BLOCKS) - 1 - k),
+        "head": lr * decay ** (k + 1),
+        "lr**k": lr**k,
+        "(lr*decay)**k": (lr * decay) ** k,
+        "no lr": decay**k,
+        "per layer": lr * decay**layer,
+    }
+
+
+def _layerwise_hint(got: dict[str, float], lr: float, decay: float) -> str:
+    """What the rates ``got`` (every parameter present) most likely got wrong."""
+    k_of = _blocks_from_top()
+    layers = sorted({name.rpartition(".")[0] for name in k_of}, key=int, reverse=True)
+    mistaken = {
+        name: _mistaken_rates(lr, decay, k, layers.index(name.rpartition(".")[0]))
+        for name, k in k_of.items()
+    }
+    for key, hint in _HINTS.items():
+        if all(math.isclose(got[n], mistaken[n][key], rel_tol=1e-9) for n in k_of):
+            return hint
+    if len(set(got.values())) == 1:
+        return (
+            f"Every parameter has lr {next(iter(got.values())):g}: give each block its own group."
+        )
+    name, k = next((n, k) for n, k in k_of.items() if not math.isclose(got[n], lr * decay**k))
+    return (
+        f"Parameter {name} (block k = {k} from the top) has lr {got[name]:g}; it should get "
+        f"lr * decay**k = {lr * decay**k:g}."
+    )
+
+
+def _reference_rates(lr: float, decay: float) -> dict[str, float]:
+    """Parameter name -> lr under ``layerwise_lr(exercise_model(), EXERCISE_BLOCKS, lr, decay=decay)``."""
+    model = exercise_model()
+    names = {id(p): n for n, p in model.named_parameters()}
+    groups = layerwise_lr(model, EXERCISE_BLOCKS, lr=lr, decay=decay)
+    return {names[id(p)]: g["lr"] for g in groups for p in g["params"]}
+
+
+def check_layerwise_groups(fn) -> bool:
+    """Exercise 5 (code): ``layerwise_groups(model, lr, decay)``, block k from the head at lr·decay^k.
+
+    With :math:`\\gamma` (``lr``) and :math:`\\xi` (``decay``), block :math:`k` counted from the head
+    gets :math:`\\gamma_k = \\gamma\\,\\xi^{k}` (the head :math:`\\gamma`); a block of
+    :func:`exercise_model` is a Linear layer with the LayerNorm after it (:data:`EXERCISE_BLOCKS`).
+    The check calls ``fn(exercise_model(), lr, decay)`` for the exercise's numbers and a second pair,
+    builds ``torch.optim.SGD(groups, lr=lr)`` and compares every parameter's lr with
+    ``layerwise_lr(model, EXERCISE_BLOCKS, lr=lr, decay=decay)``; it names a missing or duplicated
+    parameter and the likely mistake.
+    """
+    if _missing(fn):
+        return False
+    if not callable(fn):
+        print(f"Answer with a function layerwise_groups(model, lr, decay), got {fn!r}.")
+        return False
+    first: dict[str, float] | None = None
+    for lr, decay in _LAYERWISE_CASES:
+        got, want = _learner_rates(fn, lr, decay), _reference_rates(lr, decay)
+        if got is None:
+            return False
+        missing = [n for n in want if n not in got]
+        if missing:
+            print(
+                f"{len(missing)} parameter(s) in no group: {', '.join(missing)}. The optimizer "
+                "would never train them: put every trainable parameter in exactly one group."
+            )
+            return False
+        if not all(math.isclose(got[n], want[n], rel_tol=1e-9) for n in want):
+            if first is None:
+                print(_layerwise_hint(got, lr, decay))
+            elif all(math.isclose(got[n], first[n], rel_tol=1e-9) for n in want):
+                print(
+                    f"Right for lr={_LAYERWISE_CASES[0][0]:g}, decay={_LAYERWISE_CASES[0][1]:g}, "
+                    f"but with lr={lr:g}, decay={decay:g} your function gives the same rates: "
+                    "use its arguments lr and decay instead of fixed numbers."
+                )
+            else:
+                print(
+                    f"With lr={lr:g}, decay={decay:g} (a second test): {_layerwise_hint(got, lr, decay)}"
+                )
+            return False
+        first = want
+    rates = sorted(set(_reference_rates(*_LAYERWISE_CASES[0]).values()))
+    print(
+        f"Correct: the blocks get lr {[f'{r:g}' for r in rates]} from the input to the head, and "
+        "every parameter is in exactly one group, as layerwise_lr(model, blocks, lr, decay=decay) "
+        "gives (also checked with other lr and decay)."
+    )
+    return True
