@@ -135,3 +135,94 @@ def test_adam_gradient_scale_reference():
     b = ci.torch_iterates(torch.optim.Adam, scaled, 10, lr=0.01)
     ratio = (b[-1] - b[0]).norm() / (a[-1] - a[0]).norm()
     assert abs(ratio.item() - 1) < 0.01
+
+
+# The coding exercise: a Keras LearningRateSchedule equal to torch's warm-up + exponential decay.
+from course_lib.exercises.solutions.nbA1 import WarmupExponential  # noqa: E402 (after keras)
+
+ops = keras.ops
+
+
+class WarmupFromZero(WarmupExponential):
+    def __call__(self, step):
+        t = ops.cast(step, "float32")
+        decay = self.peak * ops.power(self.gamma, ops.maximum(t - self.warmup_steps, 0.0))
+        return ops.where(t < self.warmup_steps, self.peak * t / self.warmup_steps, decay)
+
+
+class OneStepEarly(WarmupExponential):
+    def __call__(self, step):
+        return super().__call__(ops.cast(step, "float32") + 1)
+
+
+class DecayClockNotRestarted(WarmupExponential):
+    def __call__(self, step):
+        t = ops.cast(step, "float32")
+        warm = self.peak * (0.1 + 0.9 * t / self.warmup_steps)
+        return ops.where(t < self.warmup_steps, warm, self.peak * ops.power(self.gamma, t))
+
+
+class IntegerWarmup(WarmupExponential):
+    def __call__(self, step):
+        t = ops.cast(step, "int32")
+        warm = self.peak * (0.1 + 0.9 * ops.cast(t // self.warmup_steps, "float32"))
+        return ops.where(t < self.warmup_steps, warm, super().__call__(step))
+
+
+class Unfinished(WarmupExponential):
+    def __call__(self, step):
+        raise NotImplementedError  # your code here
+
+
+class ForgetsGamma(WarmupExponential):
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps}
+
+
+class Crashes(WarmupExponential):
+    def __call__(self, step):
+        return self.peak * self.decay_rate  # a name the class does not have
+
+
+@pytest.mark.parametrize(
+    ("cls", "hints"),
+    [
+        (WarmupFromZero, ["Step 0 (warm-up phase) is wrong: your schedule gives 0", "starts at 0"]),
+        (
+            OneStepEarly,
+            ["Step 0 (warm-up phase) is wrong: your schedule gives 0.019", "one step early"],
+        ),
+        (
+            DecayClockNotRestarted,
+            ["Step 10 (decay phase) is wrong", "clock starts at the milestone"],
+        ),
+        (
+            IntegerWarmup,
+            ["Step 1 (warm-up phase) is wrong: your schedule gives 0.01", "on integers"],
+        ),
+        (Unfinished, ["Write the body of __call__ (replace `raise NotImplementedError`)"]),
+        (
+            ForgetsGamma,
+            ["get_config/from_config failed (TypeError", "['gamma', 'peak', 'warmup_steps']"],
+        ),
+        (Crashes, ["Your schedule raised AttributeError at step 0"]),
+        (WarmupExponential(0.1, 10, 0.9), ["Answer with a subclass", "not an instance"]),
+    ],
+    ids=["from-zero", "early", "clock", "integer", "unfinished", "config", "crash", "instance"],
+)
+def test_keras_schedule_check_names_the_first_wrong_step_and_the_mistake(cls, hints, capsys):
+    out = rejects_with_hint(nbA1.check_keras_warmup_exponential, cls, hints[0], capsys)
+    assert all(h in out for h in hints), out
+
+
+def test_keras_schedule_check_accepts_the_answer_key_which_matches_torch(capsys):
+    assert nbA1.check_keras_warmup_exponential(WarmupExponential) is True
+    assert "Correct" in capsys.readouterr().out
+    assert nbA1.check_keras_warmup_exponential(None) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    assert nbA1.check_keras_warmup_exponential("abc") is False
+    assert "Answer with" in capsys.readouterr().out
+    ours = ci.keras_lr_curve(WarmupExponential(**nbA1.WARMUP_EXPONENTIAL), 40)
+    theirs = nbA1.warmup_exponential_curve(**nbA1.WARMUP_EXPONENTIAL, steps=40)
+    assert np.allclose(ours, theirs, rtol=1e-6)
+    assert math.isclose(theirs[0], 0.01) and math.isclose(theirs[10], 0.1)
