@@ -34,6 +34,7 @@ from torch.optim import lr_scheduler as torch_sched
 
 from course_lib import param_groups
 from course_lib.exercises._answers import missing as _missing
+from course_lib.exercises._answers import read_number as _read_number
 from course_lib.experiments import pitfalls as P
 from course_lib.training import fit
 
@@ -44,6 +45,7 @@ __all__ = [
     "check_accumulation_schedule",
     "check_amp_clip",
     "check_amp_scheduler",
+    "check_clipped_norm",
     "check_group_schedule",
     "check_keras_eps",
     "check_no_decay_groups",
@@ -637,4 +639,29 @@ def check_amp_clip(answer) -> bool:
         print(
             "Scale the loss, backward, scaler.unscale_(optimizer), clip, scaler.step, scaler.update."
         )
+    return False
+
+
+def check_clipped_norm(
+    answer, scale: float = 65536.0, max_norm: float = 1.0, norm: float = 5.0
+) -> bool:
+    """Numeric exercise: the norm of the gradient the optimizer gets when ``clip_grad_norm_(c)``
+    runs on :math:`S g` before ``unscale_``, with :math:`\\|g\\|` = ``norm`` > :math:`c`: the scaled
+    gradient is clipped to :math:`c`, then divided by :math:`S`: :math:`c / S`."""
+    value = _read_number(answer)
+    if value is None:
+        return False
+    expected = max_norm / scale
+    if math.isclose(value, expected, rel_tol=1e-6):
+        print(f"Correct: S g is clipped to c = {max_norm:g}, then divided by S: {expected:.3g}, "
+              f"{norm * scale / max_norm:.0f} times less than ||g|| = {norm:g}.")  # fmt: skip
+        return True
+    if math.isclose(value, max_norm, rel_tol=1e-6):
+        print(
+            f"{max_norm:g} is what clipping after unscale_ gives; before, the division by S comes after."
+        )
+    elif math.isclose(value, norm, rel_tol=1e-6):
+        print("Clipping does act here: ||S g|| is far above c, so S g is rescaled to norm c.")
+    else:
+        print(f"Not quite ({value:g}). Clip S g to norm c, then divide by S.")
     return False

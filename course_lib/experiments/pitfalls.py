@@ -645,17 +645,17 @@ def grad_norm(model: nn.Module) -> float:
     )
 
 
-def clip_before_unscale(max_norm: float = 0.1) -> dict[str, float]:
+def clip_before_unscale(max_norm: float = 0.1, seed: int = 0) -> dict[str, float]:
     """One fp16 batch with a ``GradScaler``: the scale :math:`S`, the norm of :math:`S g`, of
     :math:`g`, and the norm of the gradient the optimizer gets when ``clip_grad_norm_(c)`` runs
     before and after ``scaler.unscale_``."""
     check_number("max_norm", max_norm, low=0.0, low_inclusive=False)
     out: dict[str, float] = {"max_norm": max_norm}
     for order in ("before", "after"):
-        model = tiny_model()
+        model = tiny_model(seed)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         scaler = torch.amp.GradScaler("cpu")
-        x, y = tiny_batches(1, size=32)[0]
+        x, y = tiny_batches(1, size=32, seed=seed)[0]
         with torch.autocast("cpu", dtype=torch.float16):
             loss = F.cross_entropy(model(x), y)
         scaler.scale(loss).backward()
