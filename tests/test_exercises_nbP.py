@@ -10,7 +10,7 @@ from _exercise_tests import answer_tests, rejects_with_hint
 from course_lib.exercises import nbP
 from course_lib.exercises.solutions import nbP as key
 
-SOLUTIONS = {
+CODE_SOLUTIONS = {
     nbP.check_step_order: key.train_one_pass,
     nbP.check_amp_scheduler: key.amp_loop,
     nbP.check_accumulation_schedule: key.accumulate,
@@ -22,6 +22,7 @@ SOLUTIONS = {
     nbP.check_keras_eps: key.keras_eps,
     nbP.check_amp_clip: key.amp_clip_step,
 }
+SOLUTIONS = {**CODE_SOLUTIONS, nbP.check_clipped_norm: 1 / 65536}  # c / S
 
 (
     test_check_accepts_the_reference_solution,
@@ -37,7 +38,7 @@ def crashes(*args):
     return {}["missing"]
 
 
-@pytest.mark.parametrize("check", list(SOLUTIONS), ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", list(CODE_SOLUTIONS), ids=lambda f: f.__name__)
 def test_an_unfinished_or_crashing_fix_gets_how_to_proceed_and_never_raises(check, capsys):
     rejects_with_hint(check, unfinished, "Write the body of your function", capsys)
     rejects_with_hint(check, crashes, "Your function raised KeyError", capsys)
@@ -382,10 +383,15 @@ WRONG = [
     (nbP.check_amp_clip, no_clipping, "The step was not clipped"),
     (nbP.check_amp_clip, unscale_twice, "raised RuntimeError: unscale_() has already been called"),
     (nbP.check_amp_clip, no_step, "The weights did not move"),
+    (nbP.check_clipped_norm, 1.0, "1 is what clipping after unscale_ gives"),
+    (nbP.check_clipped_norm, 5, "Clipping does act here"),
+    (nbP.check_clipped_norm, 3, "Not quite (3). Clip S g to norm c, then divide by S."),
 ]
 
 
-@pytest.mark.parametrize(("check", "wrong", "hint"), WRONG, ids=[w.__name__ for _, w, _ in WRONG])
+@pytest.mark.parametrize(
+    ("check", "wrong", "hint"), WRONG, ids=[getattr(w, "__name__", repr(w)) for _, w, _ in WRONG]
+)
 def test_a_typical_wrong_fix_fails_with_its_own_hint(check, wrong, hint, capsys):
     rejects_with_hint(check, wrong, hint, capsys)
 
