@@ -1,9 +1,13 @@
 """Notebook 05's self-checks accept the reference solutions and reject typical mistakes."""
 
+import math
+
 import pytest
 from _exercise_tests import answer_tests, rejects_with_hint
 
+from course_lib import schedules as S
 from course_lib.exercises import nb05
+from course_lib.exercises.solutions.nb05 import warmup_inverse_sqrt_factor
 
 # Reference solutions (the notebook's exercise cells start from None).
 SOLUTIONS = {
@@ -16,6 +20,7 @@ SOLUTIONS = {
         "threshold": 1e-3,
         "threshold_mode": "abs",
     },
+    nb05.check_inverse_sqrt_lambda: warmup_inverse_sqrt_factor,  # the coding exercise's answer key
 }
 
 
@@ -126,3 +131,58 @@ def test_checks_follow_their_arguments(capsys):
 )
 def test_check_says_what_kind_of_answer_it_needs(check, junk, hint, capsys):
     rejects_with_hint(check, junk, hint, capsys)
+
+
+# The coding exercise: warm-up then inverse square root as a LambdaLR factor, through check_schedule.
+def returns_the_rate(t):
+    return 0.1 * warmup_inverse_sqrt_factor(t)
+
+
+def warmup_one_step_early(t):
+    return min(1.0, (t + 1) / 10) if t < 10 else warmup_inverse_sqrt_factor(t)
+
+
+def unscaled_decay(t):
+    return t / 10 if t < 10 else 1 / math.sqrt(t)
+
+
+def inverse_not_sqrt(t):
+    return t / 10 if t < 10 else 10 / t
+
+
+def no_warmup_branch(t):
+    return math.sqrt(10 / t)
+
+
+def unfinished(t):
+    raise NotImplementedError  # your code here
+
+
+@pytest.mark.parametrize(
+    ("fn", "hints"),
+    [
+        (returns_the_rate, ["Step 1 is wrong", "Your function returns the learning rate"]),
+        (warmup_one_step_early, ["Step 0 is wrong: LambdaLR gives lr 0.01", "One step early"]),
+        (unscaled_decay, ["Step 10 is wrong", "Scale it by sqrt(T_w)"]),
+        (inverse_not_sqrt, ["Step 11 is wrong", "the inverse SQUARE ROOT is sqrt(T_w / t)"]),
+        (no_warmup_branch, ["raised ZeroDivisionError at step 0", "use it only from t = T_w on"]),
+        (unfinished, ["Write the body of your function (replace `raise NotImplementedError`)"]),
+        ("abc", ["Answer with a function of the step"]),
+    ],
+    ids=["rate", "early", "unscaled", "inverse", "zero-division", "unfinished", "junk"],
+)
+def test_inverse_sqrt_check_names_the_first_wrong_step_and_the_mistake(fn, hints, capsys):
+    out = rejects_with_hint(nb05.check_inverse_sqrt_lambda, fn, hints[0], capsys)
+    assert all(h in out for h in hints), out
+
+
+def test_inverse_sqrt_answer_key_passes_and_is_the_closed_form(capsys):
+    assert nb05.check_inverse_sqrt_lambda(warmup_inverse_sqrt_factor) is True
+    assert "Correct: all 101 rates match" in capsys.readouterr().out
+    assert nb05.check_inverse_sqrt_lambda(None) is False
+    assert "Fill in your answer" in capsys.readouterr().out
+    schedule = S.InverseSqrt(0.1, warmup_steps=10)
+    assert [0.1 * warmup_inverse_sqrt_factor(t) for t in (0, 5, 10, 40)] == pytest.approx(
+        [schedule(t) for t in (0, 5, 10, 40)], rel=1e-12
+    )
+    assert schedule(10) == 0.1 and schedule(40) == pytest.approx(0.05)

@@ -1,22 +1,29 @@
 """Self-checks for notebook 05 (learning-rate schedules).
 
 The expected values are computed with ``course_lib.schedules`` (or the rule the exercise states), not
-stored.
+stored. The coding exercise (:func:`check_inverse_sqrt_lambda`) runs the learner's factor function
+through ``course_lib.exercises.check_schedule``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from course_lib import schedules as S
 from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
+from course_lib.exercises.checkers import check_schedule
 
 __all__ = [
+    "INVERSE_SQRT",
     "check_cosine_t_max",
+    "check_inverse_sqrt_lambda",
     "check_onecycle_peak_step",
     "check_plateau_arguments",
     "check_warmup_lr",
@@ -199,3 +206,51 @@ def check_plateau_arguments(answer, n_iter_no_change: int = 5, tol: float = 1e-3
         "per epoch with the training loss."
     )
     return True
+
+
+#: The coding exercise's schedule: linear warm-up over 10 steps, then inverse square root (base 0.1).
+INVERSE_SQRT: dict[str, Any] = {"base_lr": 0.1, "total_steps": 100, "warmup_steps": 10}
+
+
+def _inverse_sqrt_hint(fn, base_lr: float, total_steps: int, warmup_steps: int) -> str | None:
+    """A hint for two mistakes of this exercise that the general checker has no name for, or None."""
+    try:
+        got = [float(fn(t)) for t in range(warmup_steps, total_steps + 1)]
+    except Exception:  # the checker already said what the learner's function raised
+        return None
+    steps = range(warmup_steps, total_steps + 1)
+    if all(math.isclose(g, 1 / math.sqrt(t), rel_tol=1e-9) for g, t in zip(got, steps)):
+        return (
+            f"After the warm-up your factor is 1 / sqrt(t): at t = T_w = {warmup_steps} it jumps "
+            f"from about 1 down to {1 / math.sqrt(warmup_steps):.3g}. Scale it by sqrt(T_w): "
+            "sqrt(T_w / t) continues the warm-up's 1 at t = T_w."
+        )
+    if all(math.isclose(g, warmup_steps / t, rel_tol=1e-9) for g, t in zip(got, steps)):
+        return "That decays as T_w / t: the inverse SQUARE ROOT is sqrt(T_w / t)."
+    return None
+
+
+def check_inverse_sqrt_lambda(fn) -> bool:
+    """Exercise 5 (code): a ``LambdaLR`` factor for linear warm-up then inverse square root.
+
+    :math:`s(t) = t/T_w` for :math:`t < T_w`, then :math:`s(t) = \\sqrt{T_w/t}`, so that
+    :math:`\\gamma_t = \\gamma\\,s(t)` is continuous at :math:`T_w` (the Transformer's schedule;
+    ``course_lib.schedules.InverseSqrt`` with ``timescale`` :math:`T_w`). Runs
+    ``check_schedule(fn, like="inverse_sqrt", **INVERSE_SQRT)``: ``fn`` inside torch's ``LambdaLR``,
+    every rate of steps 0..100 against the closed form, the first wrong step named with a hint; two
+    mistakes of this exercise get their own hint.
+    """
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        ok = check_schedule(fn, like="inverse_sqrt", **INVERSE_SQRT)
+    text = out.getvalue()
+    print(text, end="")
+    if "ZeroDivisionError at step 0" in text:
+        print(
+            "Hint: sqrt(T_w / t) divides by t = 0: use it only from t = T_w on, after the warm-up."
+        )
+    elif not ok and "Hint:" not in text and callable(fn):
+        hint = _inverse_sqrt_hint(fn, **INVERSE_SQRT)
+        if hint:
+            print("Hint: " + hint)
+    return ok
