@@ -35,8 +35,8 @@ __all__ = [
     "accepts",
     "close",
     "first_mismatch",
+    "records_match",
     "run_case",
-    "trajectories_match",
 ]
 
 SHAPES: tuple[tuple[int, ...], ...] = ((3, 2), (2,), (4,), (1,))
@@ -157,7 +157,7 @@ def run_case(factory: Callable, case: Case, hyper: dict) -> Record:
                         group["lr"] = group["lr"] * factor
             for i, p in enumerate(params):
                 late = i == case.late and step <= case.late_steps
-                p.grad = None if late else grads[step - 1][i].clone()
+                p.grad = None if late else grads[step - 1][i]  # fresh per run
             opt.step()
             record.params.append([p.detach().clone() for p in params])
             record.states.append(_snapshot(opt, params))
@@ -227,9 +227,22 @@ def first_mismatch(want: Record, got: Record) -> Mismatch | None:
     return None
 
 
-def trajectories_match(a: Record, b: Record, upto: int, rtol: float = 1e-8) -> bool:
-    """Whether two records' parameters agree (to ``rtol``) over the first ``upto`` steps they share."""
+def records_match(a: Record, b: Record, upto: int, rtol: float = 1e-8) -> bool:
+    """Whether two records agree (to ``rtol``) over the first ``upto`` steps they share.
+
+    Parameters must agree, and so must every state entry whose key both records have (a run that
+    keeps its state elsewhere is compared on its parameters). Once the parameters agree on being
+    NaN or infinite (a division by zero), the later steps are not compared.
+    """
     n = min(upto, len(a.params), len(b.params))
     if n == 0:
         return False
-    return all(close(x, y, rtol) for t in range(n) for x, y in zip(a.params[t], b.params[t]))
+    for t in range(n):
+        if not all(close(x, y, rtol) for x, y in zip(a.params[t], b.params[t])):
+            return False
+        if not all(bool(torch.isfinite(x).all()) for x in a.params[t]):
+            return True  # both broke down at the same step in the same way: nothing more to see
+        for sa, sb in zip(a.states[t], b.states[t]):
+            if not all(close(sa[k], sb[k], rtol) for k in sa.keys() & sb.keys()):
+                return False
+    return True

@@ -20,6 +20,7 @@ m_t ``exp_avg``, v_t ``exp_avg_sq``, b_t ``momentum_buffer``, G_t ``sum``, t ``s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -103,11 +104,8 @@ HINTS = {
         "then b = mu b + (1 - dampening) g."
     ),
     "nesterov_ignored": (
-        "nesterov ignored: with nesterov=True torch steps along g + mu b (the look-ahead), not b."
-    ),
-    "nesterov_old_buffer": (
-        "Nesterov with the old buffer: torch first updates b = mu b + (1 - dampening) g, then steps "
-        "along g + mu b with the new b."
+        "nesterov ignored (or the look-ahead taken with the old buffer, the same thing): with "
+        "nesterov=True torch first updates b = mu b + g, then steps along g + mu b with the new b."
     ),
 }
 
@@ -117,7 +115,8 @@ class AdamRule(Optimizer):
 
     ``shift`` adds to t in the bias correction; ``bias_correction=False`` drops it; ``eps_inside``
     uses √(v̂_t + ε); ``eps_before`` uses (√v_t + ε)/√(1 − β2^t); ``decay_without_lr`` shrinks θ by
-    1 − λ (decoupled only).
+    1 − λ (decoupled only); ``moment_betas`` ("swapped", "beta2", "beta1") gives the averages other
+    betas while the bias correction keeps the right ones.
     """
 
     def __init__(
@@ -136,6 +135,7 @@ class AdamRule(Optimizer):
         eps_inside=False,
         eps_before=False,
         decay_without_lr=False,
+        moment_betas=None,
     ):
         defaults = dict(
             lr=lr,
@@ -153,6 +153,7 @@ class AdamRule(Optimizer):
             eps_inside=eps_inside,
             eps_before=eps_before,
             decay_without_lr=decay_without_lr,
+            moment_betas=moment_betas,
         )
 
     @torch.no_grad()
@@ -178,11 +179,17 @@ class AdamRule(Optimizer):
                     p.mul_(1 - (1 if self.rule["decay_without_lr"] else lr) * lam)
                 elif lam:
                     g = g + lam * p
-                m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
-                v = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                b_m, b_v = self._moment_betas(beta1, beta2)
+                m = state["exp_avg"].mul_(b_m).add_(g, alpha=1 - b_m)
+                v = state["exp_avg_sq"].mul_(b_v).addcmul_(g, g, value=1 - b_v)
                 if group["amsgrad"]:
                     v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 p.sub_(self._direction(m, v, float(state["step"]), beta1, beta2, eps), alpha=lr)
+
+    def _moment_betas(self, beta1, beta2):
+        """The decay rates of m and v: (β1, β2), or the rule's mistaken pair."""
+        pairs = {"swapped": (beta2, beta1), "beta2": (beta2, beta2), "beta1": (beta1, beta1)}
+        return pairs.get(self.rule["moment_betas"], (beta1, beta2))
 
     def _direction(self, m, v, t, beta1, beta2, eps):
         """d_t = m̂_t / (√v̂_t + ε), or the rule's mistaken form of it (t = 0 divides by zero)."""
@@ -206,8 +213,8 @@ class SGDRule(Optimizer):
     """torch's SGD for plain float tensors, with one flag per typical mistake.
 
     ``classical``: v = μv + γg, θ −= v; ``from_zero``: b starts at 0 and is dampened at step 1;
-    ``old_buffer``: Nesterov steps along g + μ b_{t-1}; ``decoupled``: θ ← (1 − γλ)θ instead of
-    g + λθ.
+    ``decoupled``: θ ← (1 − γλ)θ instead of g + λθ. (Nesterov along g + μ b_{t-1}, the old buffer,
+    is b_t itself when τ = 0, which torch's Nesterov requires: the same run as nesterov ignored.)
     """
 
     def __init__(
@@ -222,7 +229,6 @@ class SGDRule(Optimizer):
         maximize=False,
         classical=False,
         from_zero=False,
-        old_buffer=False,
         decoupled=False,
     ):
         defaults = dict(
@@ -234,9 +240,7 @@ class SGDRule(Optimizer):
             maximize=maximize,
         )
         super().__init__(params, defaults)
-        self.rule = dict(
-            classical=classical, from_zero=from_zero, old_buffer=old_buffer, decoupled=decoupled
-        )
+        self.rule = dict(classical=classical, from_zero=from_zero, decoupled=decoupled)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -260,14 +264,10 @@ class SGDRule(Optimizer):
         old = state.get("momentum_buffer")
         if old is None:
             b = (1 - tau) * g * scale if self.rule["from_zero"] else g * scale
-            old = torch.zeros_like(g)
         else:
             b = mu * old + (1 - tau) * g * scale
         state["momentum_buffer"] = b
-        if nesterov:
-            d = g * scale + mu * (old if self.rule["old_buffer"] else b)
-        else:
-            d = b
+        d = g * scale + mu * b if nesterov else b
         return d if self.rule["classical"] else lr * d
 
 
@@ -399,6 +399,7 @@ def _rule(cls, **flags) -> Callable:
     return make
 
 
+@functools.lru_cache(maxsize=64)
 def _defaults(ref) -> dict:
     """The reference class's defaults, read from an instance on one dummy parameter."""
     dummy = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -460,6 +461,9 @@ def _rules(like: str, values: dict) -> list[Variant]:
             Variant("no_bias", _rule(AdamRule, bias_correction=False)),
             Variant("eps_inside", _rule(AdamRule, eps_inside=True)),
             Variant("eps_before", _rule(AdamRule, eps_before=True)),
+            Variant("betas_swapped", _rule(AdamRule, moment_betas="swapped")),
+            Variant("beta2_first", _rule(AdamRule, moment_betas="beta2")),
+            Variant("beta1_second", _rule(AdamRule, moment_betas="beta1")),
         ]
         if values.get("decoupled_weight_decay"):
             found.append(Variant("decay_without_lr", _rule(AdamRule, decay_without_lr=True)))
@@ -468,7 +472,6 @@ def _rules(like: str, values: dict) -> list[Variant]:
         found = [
             Variant("classical_momentum", _rule(SGDRule, classical=True)),
             Variant("buffer_from_zero", _rule(SGDRule, from_zero=True)),
-            Variant("nesterov_old_buffer", _rule(SGDRule, old_buffer=True)),
             Variant("decoupled", _rule(SGDRule, decoupled=True)),
         ]
         if values.get("dampening"):
