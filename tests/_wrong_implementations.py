@@ -315,6 +315,23 @@ class SGDDecoupled(SGDPlain):
                     p.sub_(self.direction(p, g, group))
 
 
+class LazyAdagrad(R.Adagrad):
+    """Adagrad with its state made at the first gradient, as Adam's is: torch's is made in __init__."""
+
+    def __init__(self, params, lr=1e-2, eps=1e-10):
+        torch.optim.Optimizer.__init__(
+            self, params, dict(lr=lr, lr_decay=0.0, weight_decay=0.0, eps=eps, maximize=False)
+        )
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and len(self.state[p]) == 0:
+                    self.state[p].update(step=torch.tensor(0.0), sum=torch.zeros_like(p))
+        super().step(closure)
+
+
 class RMSpropEpsInside(R.RMSprop):
     @torch.no_grad()
     def step(self, closure=None):
@@ -385,10 +402,11 @@ OPTIMIZERS = {
     DampeningIgnored: (*MOMENTUM, "dampening ignored"),
     BufferFromZero: (*MOMENTUM, "Momentum buffer started at zero"),
     NesterovIgnored: (*NESTEROV, "nesterov ignored"),
-    NesterovOldBuffer: (*NESTEROV, "the look-ahead taken with the old buffer"),
+    NesterovOldBuffer: (*NESTEROV, "Nesterov with the old buffer"),
     SGDDecoupled: (*MOMENTUM, "here weight_decay is an L2 penalty"),
     RMSpropEpsInside: ("RMSprop", {"lr": 0.01}, "eps inside the square root"),
     AdagradEpsInside: ("Adagrad", {"lr": 0.1}, "eps inside the square root"),
+    LazyAdagrad: ("Adagrad", {"lr": 0.1}, "makes this state (['step', 'sum']) in __init__"),
 }
 
 #: right answers with a quirk: (like, hyper, a line they must print besides "Correct")

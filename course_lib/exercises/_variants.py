@@ -104,8 +104,9 @@ HINTS = {
         "then b = mu b + (1 - dampening) g."
     ),
     "nesterov_ignored": (
-        "nesterov ignored (or the look-ahead taken with the old buffer, the same thing): with "
-        "nesterov=True torch first updates b = mu b + g, then steps along g + mu b with the new b."
+        "nesterov ignored, or Nesterov with the old buffer (the same run, as torch's Nesterov has no "
+        "dampening): with nesterov=True torch first updates b = mu b + g, then steps along "
+        "g + mu b with the new b."
     ),
 }
 

@@ -81,6 +81,10 @@ LAZY = (
     "State for a parameter that has had no gradient yet: create the state lazily, at the first "
     "step where p.grad is not None (`if len(state) == 0: ...`), not in __init__."
 )
+EAGER = (
+    "{ref_name} makes this state ({keys}) in __init__ for every parameter, before any gradient: "
+    "create yours there too (self.state[p] for each p of each group)."
+)
 ROUND_TRIP = (
     "After load_state_dict your run parts from torch's: keep every running quantity in "
     "self.state[p] (state_dict() saves only self.state and param_groups; attributes of the "
@@ -171,6 +175,9 @@ def _fallback(case: Case, m: Mismatch, ref_name: str) -> str:
     """A hint read from where the mismatch is, when no typical mistake reproduces the run."""
     if m.what == "no state":
         return LAZY
+    early = case.late == m.index and m.step <= case.late_steps
+    if m.what == "state keys" and early and not m.got:
+        return EAGER.format(ref_name=ref_name, keys=m.expected)
     if m.what == "state keys":
         return (
             f"{ref_name} keeps {m.expected} in self.state[p]; keep the running quantities there "
