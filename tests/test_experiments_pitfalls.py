@@ -75,6 +75,12 @@ def test_sequentiallr_hands_over_exactly_in_torch_2_13_and_milestone_zero_starts
     assert messages == []
 
 
+def test_sequentiallr_restarts_the_next_scheduler_from_the_base_rate_at_the_milestone():
+    lrs = P.sequential_restart(steps=9, milestone=5)
+    assert lrs[:5] == [0.1 * 0.5**t for t in range(5)]
+    assert lrs[5:] == pytest.approx([0.1 * 0.9**t for t in range(4)], rel=1e-12)
+
+
 def test_resuming_without_the_scheduler_restarts_the_schedule_and_last_epoch_raises_keyerror():
     runs = P.resume_schedules()
     uninterrupted = runs["uninterrupted"]

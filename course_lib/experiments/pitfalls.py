@@ -77,6 +77,7 @@ __all__ = [
     "resume_schedules",
     "scheduler_order",
     "sequential_reference",
+    "sequential_restart",
     "sequential_warmup",
     "sgd_step",
     "summed_gradient_ratio",
@@ -426,6 +427,26 @@ def sequential_reference(
 
     lrs, messages = caught(run)
     return cast(list, lrs), messages
+
+
+def sequential_restart(steps: int = 9, milestone: int = 5) -> list[float]:
+    """The rates of ``SequentialLR([ExponentialLR(0.5), ExponentialLR(0.9)], milestones=[5])``
+    (``lr=0.1``) at steps ``0..steps - 1``: at the milestone the second scheduler starts from its
+    own step 0, at the group's base rate :math:`\\gamma`, not from the rate reached so far.
+
+    >>> [round(v, 4) for v in sequential_restart(7)]
+    [0.1, 0.05, 0.025, 0.0125, 0.0063, 0.1, 0.09]
+    """
+    opt = torch.optim.SGD(tiny_model().parameters(), lr=0.1)
+    sched = torch_sched.SequentialLR(opt, [torch_sched.ExponentialLR(opt, 0.5),
+                                           torch_sched.ExponentialLR(opt, 0.9)],
+                                     milestones=[milestone])  # fmt: skip
+    lrs = []
+    for _ in range(steps):
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        opt.step()
+        sched.step()
+    return lrs
 
 
 def sequential_warmup(warmup: int = 3, total: int = 10) -> dict[str, list[float]]:
