@@ -147,6 +147,29 @@ class NesterovOldBuffer(MomentumSGD):
                 _momentum_step(self, group, p, old_buffer=True)
 
 
+class ClassicalForm(MomentumSGD):
+    """The classical velocity form v_t = μ v_{t-1} + γ g_t, θ_t = θ_{t-1} - v_t, kept as the buffer."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                old = self.state[p].get("momentum_buffer", torch.zeros_like(p))
+                v = group["momentum"] * old + group["lr"] * p.grad
+                self.state[p]["momentum_buffer"] = v
+                p.sub_(v)
+
+
+class NesterovIgnored(MomentumSGD):
+    """nesterov=True steps along b_t as the heavy ball does (the same run as the old-buffer mistake)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in (p for p in group["params"] if p.grad is not None):
+                _momentum_step(self, {**group, "nesterov": False}, p)
+
+
 class Unfinished(MomentumSGD):
     """The notebook's skeleton: the body of step is still `raise NotImplementedError`."""
 
@@ -186,7 +209,9 @@ def test_momentum_helper_without_mistakes_is_the_answer_key(capsys):
         (NoNoGrad, HEAVY_BALL, "Decorate step with @torch.no_grad()"),
         (NoSkip, HEAVY_BALL, "A parameter without a gradient (p.grad is None) must be skipped"),
         (BufferOutsideState, HEAVY_BALL, "keeps ['momentum_buffer'] in self.state[p]"),
+        (ClassicalForm, HEAVY_BALL, "Classical momentum form (v = mu v + lr g, theta -= v)"),
         (NesterovOldBuffer, NESTEROV, "Nesterov with the old buffer"),
+        (NesterovIgnored, NESTEROV, "nesterov ignored"),
         (Unfinished, HEAVY_BALL, "Write the body of step()"),
     ],
     ids=lambda x: x.__name__ if isinstance(x, type) else None,
