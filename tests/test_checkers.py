@@ -15,6 +15,8 @@ from course_lib.exercises._variants import AdagradRule, AdamRule, RMSpropRule, S
 from course_lib.exercises.checkers import COURSE_OPTIMIZERS, TORCH_OPTIMIZERS
 from course_lib.exercises.solutions import reference
 
+HYPER = {like: hyper for like, hyper in reference.LIKE.values()}
+
 
 def _name(x) -> str:
     return getattr(x, "__name__", str(x))
@@ -31,7 +33,8 @@ def test_check_optimizer_accepts_reference_solutions(cls, capsys):
 
 @pytest.mark.parametrize("like", TORCH_OPTIMIZERS)
 def test_check_optimizer_accepts_torch_optim_own_classes(like, capsys):
-    assert check_optimizer(getattr(torch.optim, like), like=like) is True
+    hyper = HYPER.get(like, {})  # the reference solutions' arguments: torch's run is then reused
+    assert check_optimizer(getattr(torch.optim, like), like=like, **hyper) is True
     assert f"matches torch.optim.{like} on " in capsys.readouterr().out
 
 
@@ -44,8 +47,7 @@ def test_check_optimizer_accepts_course_lib_optimizers_torch_lacks(like, capsys)
 @pytest.mark.parametrize(
     ("rule", "like", "hyper"),
     [
-        (AdamRule, "Adam", {"lr": 0.01, "amsgrad": True}),
-        (AdamRule, "Adam", {"lr": 0.01, "decoupled_weight_decay": True}),
+        (AdamRule, "Adam", {"lr": 0.01, "amsgrad": True, "decoupled_weight_decay": True}),
         (SGDRule, "SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.1}),
         (SGDRule, "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
         (RMSpropRule, "RMSprop", {"momentum": 0.5, "centered": True}),

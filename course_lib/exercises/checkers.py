@@ -212,11 +212,15 @@ def _diagnose(like: str, ref, case: Case, hyper: dict, want: Record, got: Record
     """
     short = replace(case, steps=min(case.steps, max(at + 3, 6)))
     n = min(len(got.params), short.steps)
-    for variant in variants_for(like, ref, short, hyper):
+    try:
+        variants = variants_for(like, ref, short, hyper)
+    except Exception:  # arguments the variants cannot read: no diagnosis, the fallback hint
+        return None
+    for variant in variants:
         try:
             factory, v_case, v_hyper = variant.make(ref, short, hyper)
             rec = run_case(factory, v_case, v_hyper)
-        except (TypeError, ValueError):
+        except Exception:  # a variant that cannot be built for these arguments: try the next
             continue
         if rec.error is None and not records_match(want, rec, n):
             if records_match(got, rec, n):
@@ -239,6 +243,8 @@ def _reference_run(ref, case: Case, hyper: dict) -> Record:
 
 def _compare(like: str, ref, ref_name: str, case: Case, hyper: dict, cls) -> bool:
     """Run ``case`` on both classes; print the first difference and its hint."""
+    # the reference resumes too: torch's own round trip is not always exact (NAdam's float32
+    # mu_product comes back as float64), and the learner's must do what torch's does
     want = _reference_run(ref, case, hyper)
     if want.error is not None:
         raise want.error[1]
