@@ -323,6 +323,36 @@ def _reference_rates(lr: float, decay: float) -> dict[str, float]:
     return {names[id(p)]: g["lr"] for g in groups for p in g["params"]}
 
 
+def _case_rates(fn: Callable, lr: float, decay: float, first) -> dict[str, float] | None:
+    """The reference's rates when ``fn`` gives them for ``(lr, decay)``; None after a hint.
+
+    ``first`` holds the rates of the first case once it passed (to spot fixed numbers), else None.
+    """
+    got, want = _learner_rates(fn, lr, decay), _reference_rates(lr, decay)
+    if got is None:
+        return None
+    missing = [n for n in want if n not in got]
+    if missing:
+        print(
+            f"{len(missing)} parameter(s) in no group: {', '.join(missing)}. The optimizer "
+            "would never train them: put every trainable parameter in exactly one group."
+        )
+        return None
+    if all(math.isclose(got[n], want[n], rel_tol=1e-9) for n in want):
+        return want
+    if first is None:
+        print(_layerwise_hint(got, lr, decay))
+    elif all(math.isclose(got[n], first[n], rel_tol=1e-9) for n in want):
+        print(
+            f"Right for lr={_LAYERWISE_CASES[0][0]:g}, decay={_LAYERWISE_CASES[0][1]:g}, but with "
+            f"lr={lr:g}, decay={decay:g} your function gives the same rates: use its arguments lr "
+            "and decay instead of fixed numbers."
+        )
+    else:
+        print(f"With lr={lr:g}, decay={decay:g} (a second test): {_layerwise_hint(got, lr, decay)}")
+    return None
+
+
 def check_layerwise_groups(fn) -> bool:
     """Exercise 5 (code): ``layerwise_groups(model, lr, decay)``, block k from the head at lr·decay^k.
 
@@ -339,33 +369,11 @@ def check_layerwise_groups(fn) -> bool:
     if not callable(fn):
         print(f"Answer with a function layerwise_groups(model, lr, decay), got {fn!r}.")
         return False
-    first: dict[str, float] | None = None
+    first = None
     for lr, decay in _LAYERWISE_CASES:
-        got, want = _learner_rates(fn, lr, decay), _reference_rates(lr, decay)
-        if got is None:
+        first = _case_rates(fn, lr, decay, first)
+        if first is None:
             return False
-        missing = [n for n in want if n not in got]
-        if missing:
-            print(
-                f"{len(missing)} parameter(s) in no group: {', '.join(missing)}. The optimizer "
-                "would never train them: put every trainable parameter in exactly one group."
-            )
-            return False
-        if not all(math.isclose(got[n], want[n], rel_tol=1e-9) for n in want):
-            if first is None:
-                print(_layerwise_hint(got, lr, decay))
-            elif all(math.isclose(got[n], first[n], rel_tol=1e-9) for n in want):
-                print(
-                    f"Right for lr={_LAYERWISE_CASES[0][0]:g}, decay={_LAYERWISE_CASES[0][1]:g}, "
-                    f"but with lr={lr:g}, decay={decay:g} your function gives the same rates: "
-                    "use its arguments lr and decay instead of fixed numbers."
-                )
-            else:
-                print(
-                    f"With lr={lr:g}, decay={decay:g} (a second test): {_layerwise_hint(got, lr, decay)}"
-                )
-            return False
-        first = want
     rates = sorted(set(_reference_rates(*_LAYERWISE_CASES[0]).values()))
     print(
         f"Correct: the blocks get lr {[f'{r:g}' for r in rates]} from the input to the head, and "

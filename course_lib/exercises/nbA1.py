@@ -264,6 +264,24 @@ def _survives_config(cls, got: np.ndarray) -> bool:
     return True
 
 
+def _matches_torch(got: np.ndarray) -> bool:
+    """True when the rates ``got`` are torch's; else the first wrong step and the likely mistake."""
+    want = warmup_exponential_curve(**WARMUP_EXPONENTIAL, steps=len(got))
+    wrong = np.flatnonzero(~np.isclose(got, want, rtol=1e-5, atol=0))
+    if not wrong.size:
+        return True
+    t = int(wrong[0])
+    phase = "warm-up" if t < WARMUP_EXPONENTIAL["warmup_steps"] else "decay"
+    print(
+        f"Step {t} ({phase} phase) is wrong: your schedule gives {got[t]:.6g}, torch's "
+        f"SequentialLR {want[t]:.6g}."
+    )
+    hint = _warmup_hint(got, want, **WARMUP_EXPONENTIAL)
+    if hint:
+        print(hint)
+    return False
+
+
 def check_keras_warmup_exponential(cls) -> bool:
     """Exercise 5 (code): a Keras ``LearningRateSchedule`` equal to torch's warm-up + exponential decay.
 
@@ -287,22 +305,7 @@ def check_keras_warmup_exponential(cls) -> bool:
         )
         return False
     got = _keras_schedule_rates(cls, _CURVE_STEPS)
-    if got is None:
-        return False
-    want = warmup_exponential_curve(**WARMUP_EXPONENTIAL, steps=_CURVE_STEPS)
-    wrong = np.flatnonzero(~np.isclose(got, want, rtol=1e-5, atol=0))
-    if wrong.size:
-        t = int(wrong[0])
-        phase = "warm-up" if t < WARMUP_EXPONENTIAL["warmup_steps"] else "decay"
-        print(
-            f"Step {t} ({phase} phase) is wrong: your schedule gives {got[t]:.6g}, torch's "
-            f"SequentialLR {want[t]:.6g}."
-        )
-        hint = _warmup_hint(got, want, **WARMUP_EXPONENTIAL)
-        if hint:
-            print(hint)
-        return False
-    if not _survives_config(cls, got):
+    if got is None or not _matches_torch(got) or not _survives_config(cls, got):
         return False
     print(
         f"Correct: all {_CURVE_STEPS} rates Keras's SGD took from your schedule equal torch's "
