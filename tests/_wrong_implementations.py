@@ -461,4 +461,5 @@ SCHEDULES = {
     (lambda t: 0.1 ** (t / 30)): (*STEP, "Use integer division"),
     (lambda t: 0.1 ** (t // 31)): (*STEP, "blocks have the wrong length"),
     (lambda t: 1 / (t - 7) if t != 7 else 1 / 0): (*STEP, "raised ZeroDivisionError at step 7"),
+    (lambda t: None if t == 4 else 1.0): ("constant", {}, "returned None at step 4"),
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Callable, Iterator
 
 import torch
@@ -126,6 +127,27 @@ def reference_rates(like: str, base_lr: float, total_steps: int, hyper: dict):
     raise ValueError(f"like must be one of {listed} (any case), got {like!r}")
 
 
+class NotANumber(Exception):
+    """A factor function returned ``value``, which is not a real number."""
+
+    def __init__(self, value) -> None:
+        super().__init__(repr(value))
+        self.value = value
+
+
+def _numbers_only(fn: Callable) -> Callable:
+    """``fn`` that raises :class:`NotANumber` when it returns anything but a real number."""
+
+    def factor(t):
+        value = fn(t)
+        is_tensor = isinstance(value, torch.Tensor) and value.numel() == 1
+        if isinstance(value, bool) or not (isinstance(value, numbers.Real) or is_tensor):
+            raise NotANumber(value)
+        return value
+
+    return factor
+
+
 def learner_rates(fn, base_lr: float, n: int) -> list[float] | None:
     """The ``n`` rates torch's ``LambdaLR`` gives with ``fn``; None after saying what went wrong."""
     if not callable(fn):
@@ -134,13 +156,18 @@ def learner_rates(fn, base_lr: float, n: int) -> list[float] | None:
     opt = _sgd(base_lr)
     rates: list[float] = []
     try:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _numbers_only(fn))
         for _ in range(n):
             rates.append(float(opt.param_groups[0]["lr"]))
             opt.step()
             sched.step()
     except NotImplementedError:
         print(SCHEDULE_UNFINISHED)
+        return None
+    except NotANumber as error:
+        print(
+            f"Your function returned {error.value!r} at step {len(rates)}: return the factor, a number."
+        )
         return None
     except Exception as error:  # the learner's code may raise anything: say what and where
         print(f"Your function raised {type(error).__name__} at step {len(rates)}: {error}")

@@ -4,7 +4,8 @@ r"""Checkers for code: a learner's optimizer class or schedule function against 
 class, or course_lib.optim's for the optimizers torch lacks) through the same small float64 grid
 (``course_lib.exercises._parity``): one group, two groups with their own rate (and weight decay), a
 parameter whose gradient comes late, a rate changed between steps, weight decay, ``maximize``, and a
-``state_dict`` round trip, 25 steps each. Every parameter and every state entry is compared after
+``state_dict`` round trip (25 steps for one group and for the round trip, 12 + 13; 12 for each of the
+others). Every parameter and every state entry is compared after
 every step (relative 1e-10); the first difference is printed with a hint found by running the
 reference under typical mistakes (``course_lib.exercises._variants``) and seeing which one the
 learner's run follows. :func:`check_schedule` runs a factor function through torch's ``LambdaLR``
@@ -30,6 +31,7 @@ from dataclasses import replace
 import torch
 
 from course_lib import optim as course_optim
+from course_lib._validation import check_int, check_number
 from course_lib.exercises._parity import (
     SHAPES,
     Case,
@@ -330,6 +332,8 @@ def check_schedule(
     argument is ``base_lr`` and ``total_steps`` its T unless ``hyper`` gives them. The first wrong
     step is printed with both values and a hint. Returns True/False.
     """
+    check_number("base_lr", base_lr, low=0.0, low_inclusive=False)
+    check_int("total_steps", total_steps, low=1)
     want, ref_name = reference_rates(like, base_lr, total_steps, hyper)
     if fn is None:
         print(NOT_FILLED)
