@@ -209,7 +209,8 @@ UNFREEZE_MISTAKES = {
     "not added to the optimizer": (
         _unfreeze(add=False),
         "Epoch 1: training head, block3.",
-        "features.block3.conv.weight trains (requires_grad=True) but the optimizer does not hold it",
+        "features.block3.conv.weight trains (requires_grad=True) but the optimizer does not "
+        "hold it",
     ),
     "added twice": (
         _added_again,

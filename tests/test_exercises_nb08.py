@@ -182,7 +182,8 @@ RANGE_TEST_MISTAKES = {
     ),
     "only the optimizer's rate restored": (
         _range_test(restore="lr"),
-        "The optimizer's state (its momentum buffers) is the sweep's: restore optimizer.state_dict()",
+        "The optimizer's state (its momentum buffers) is the sweep's: restore "
+        "optimizer.state_dict()",
     ),
 }
 

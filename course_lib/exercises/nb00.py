@@ -1,7 +1,7 @@
 """Self-checks for notebook 00 (training loop anatomy).
 
-The coding exercise runs the learner's ``train_one_epoch`` on a small problem with dropout against one
-epoch of :func:`course_lib.training.fit` and names what went wrong.
+The coding exercise runs the learner's ``train_one_epoch`` on a small problem with dropout against
+one epoch of :func:`course_lib.training.fit` and names what went wrong.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ def check_sgd_group_keys(answer) -> bool:
     return False
 
 
-# --- the coding exercise: one epoch of the training loop --------------------------------------------
+# --- the coding exercise: one epoch of the training loop ------------------------------------------
 
-#: The check's batches: 22 examples in batches of 8, 8 and 6 (the last one shorter, as in most epochs).
+#: The check's batches: 22 examples in batches of 8, 8 and 6 (the last one shorter, as usual).
 SIZES = (8, 8, 6)
 #: SGD's rate :math:`\gamma` and momentum :math:`\mu`, the dropout probability and the check's seed.
 LR, MOMENTUM, DROPOUT, SEED = 0.1, 0.9, 0.25, 0
@@ -273,7 +273,8 @@ def steps_counted(watch: EpochWatch) -> bool:
         return True
     if not watch.losses:
         print(
-            "Your function never called loss_fn: compute each batch's loss with loss_fn(model(x), y)."
+            "Your function never called loss_fn: compute each batch's loss with "
+            "loss_fn(model(x), y)."
         )
     elif n == 0:
         print(
@@ -317,7 +318,8 @@ def loss_mistake(value: float, batch_losses: Sequence[float]) -> str:
         (batch_losses[-1], "That is the last batch's loss: add up the losses of every batch."),
         (sum(batch_losses), "That is the sum of the batch losses: weight each by its batch size "
          "and divide by the number of examples."),
-        (weighted, f"That is the sum of loss x batch size: divide it by the number of examples ({n})."),
+        (weighted, f"That is the sum of loss x batch size: divide it by the number of "
+         f"examples ({n})."),
     ]  # fmt: skip
     for candidate, hint in known:
         if math.isclose(value, candidate, rel_tol=1e-9):
@@ -352,10 +354,10 @@ def check_train_one_epoch(answer) -> bool:
     The check runs ``fn`` on a small MLP with dropout, handed over in eval mode, with SGD
     (:math:`\\gamma` = ``LR``, :math:`\\mu` = ``MOMENTUM``) over batches of :data:`SIZES`, and one
     epoch of :func:`course_lib.training.fit` on the same problem and dropout seed. It compares the
-    weights after every batch, then the returned loss with ``fit``'s ``train_loss``; a mismatch names
-    the batch and parameter and, read from hooks on the loss and the optimizer, the likely mistake:
-    ``zero_grad`` missing, ``zero_grad`` after ``backward``, ``step`` before ``backward``, no
-    ``model.train()``, an unweighted mean over batches of unequal sizes.
+    weights after every batch, then the returned loss with ``fit``'s ``train_loss``; a mismatch
+    names the batch and parameter and, read from hooks on the loss and the optimizer, the likely
+    mistake: ``zero_grad`` missing, ``zero_grad`` after ``backward``, ``step`` before ``backward``,
+    no ``model.train()``, an unweighted mean over batches of unequal sizes.
     """
     if _missing(answer):
         return False

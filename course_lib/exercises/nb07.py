@@ -1,7 +1,8 @@
 """Self-checks for notebook 07 (transfer learning).
 
-Expected values are computed with ``course_lib.transfer`` and torch, never stored. The coding exercise
-runs the learner's gradual-unfreezing function epoch by epoch against the ``"gradual"`` strategy.
+Expected values are computed with ``course_lib.transfer`` and torch, never stored. The coding
+exercise runs the learner's gradual-unfreezing function epoch by epoch against the ``"gradual"``
+strategy.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def check_backbone_start_lr(answer, head_lr: float = 1e-2, factor: float = 0.1) 
     return False
 
 
-# --- the coding exercise: gradual unfreezing, by hand ----------------------------------------------
+# --- the coding exercise: gradual unfreezing, by hand --------------------------------------------
 
 #: The epochs the check calls the learner's function for: the head alone, one block more per epoch,
 #: then everything (block3 in epoch 1, block2 in 2, block1 in 3, and epoch 4 changes nothing).
@@ -166,7 +167,7 @@ def unfreezing_setup() -> tuple[nn.Module, torch.optim.Optimizer]:
 
 
 def block_states(model: nn.Module) -> dict[str, str]:
-    """Each of :data:`BLOCKS` (short names, head first): ``"trains"``, ``"frozen"`` or ``"partly"``."""
+    """Each of :data:`BLOCKS` (short names, head first): "trains", "frozen" or "partly"."""
     states = {}
     for block in reversed(BLOCKS):
         flags = [p.requires_grad for p in model.get_submodule(block).parameters()]

@@ -230,8 +230,8 @@ def smoothing_mistake(got: Sequence[float], result: LRFinderResult, t: int) -> s
     for values, hint in (
         (result.losses, "Those are the raw batch losses: return the smoothed ones, "
          "a_t = beta a_(t-1) + (1 - beta) f_t, divided by 1 - beta^(t+1)."),
-        (uncorrected, "The moving average is not bias-corrected: it starts at 0 and so is far too low "
-         "for the first steps. Divide a_t by 1 - beta^(t+1)."),
+        (uncorrected, "The moving average is not bias-corrected: it starts at 0 and so is "
+         "far too low for the first steps. Divide a_t by 1 - beta^(t+1)."),
     ):  # fmt: skip
         if all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(got[:n], values[:n])):
             return hint
@@ -315,21 +315,23 @@ def sweep_mistake(lrs, smoothed, used, result: LRFinderResult) -> str | None:
 
 def check_range_test(answer) -> bool:
     """Exercise 4 (code): ``fn(model, optimizer, loader, start_lr, end_lr, num_iter)`` runs the
-    range test and returns ``(lrs, smoothed)``, leaving the model and the optimizer as it found them.
+    range test and returns ``(lrs, smoothed)``, leaving the model and the optimizer as they were.
 
     The check runs ``fn`` on a small MLP whose SGD has a rate and momentum buffers already, with a
     loader shorter than the sweep, and :func:`course_lib.lr_finder.lr_find` on the same problem. It
     compares the rate each ``optimizer.step()`` used (:math:`\\gamma_t = \\gamma_0
-    (\\gamma_1/\\gamma_0)^{t/(T-1)}`), the returned rates, the smoothed losses (:math:`a_t = \\beta
-    a_{t-1} + (1-\\beta) f_t`, :math:`\\tilde f_t = a_t/(1-\\beta^{t+1})`, :math:`\\beta = 0.98`), where
-    the sweep stopped (:math:`\\tilde f_t > 4 \\min_{s \\le t} \\tilde f_s`), and the model's and the
-    optimizer's states afterwards; the first mismatch gets the hint of its likely mistake.
+    (\\gamma_1/\\gamma_0)^{t/(T-1)}`), the returned rates, the smoothed losses
+    (:math:`a_t = \\beta a_{t-1} + (1-\\beta) f_t`, :math:`\\tilde f_t = a_t/(1-\\beta^{t+1})`,
+    :math:`\\beta = 0.98`), where the sweep stopped (:math:`\\tilde f_t > 4 \\min_{s \\le t}
+    \\tilde f_s`), and the model's and the optimizer's states afterwards; the first mismatch gets
+    the hint of its likely mistake.
     """
     if _missing(answer):
         return False
     if not callable(answer):
         print(
-            f"Answer with a function fn(model, optimizer, loader, start_lr, end_lr, num_iter), got {answer!r}."
+            "Answer with a function fn(model, optimizer, loader, start_lr, end_lr, num_iter), "
+            f"got {answer!r}."
         )
         return False
     ran = run_sweep(answer)

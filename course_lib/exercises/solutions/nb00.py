@@ -10,7 +10,8 @@ __all__ = ["train_one_epoch"]
 
 
 def train_one_epoch(model, optimizer, loader, loss_fn) -> float:
-    """One epoch of the five lines; the mean loss over the examples, :math:`\\sum_b n_b L_b / \\sum_b n_b`.
+    """One epoch of the five lines; the mean loss over the examples,
+    :math:`\\sum_b n_b L_b / \\sum_b n_b`.
 
     Example:
         >>> from course_lib.exercises import nb00

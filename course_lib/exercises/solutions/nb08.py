@@ -17,9 +17,10 @@ __all__ = ["range_test"]
 def range_test(model, optimizer, loader, start_lr, end_lr, num_iter, beta=0.98):
     """The LR range test, returning ``(lrs, smoothed)``; the model and optimizer are restored.
 
-    Step :math:`t` trains at :math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` and records
-    :math:`\\tilde f_t = a_t / (1 - \\beta^{t+1})`, :math:`a_t = \\beta a_{t-1} + (1 - \\beta) f_t`;
-    the sweep stops once :math:`\\tilde f_t > 4 \\min_{s \\le t} \\tilde f_s` (or a loss is not finite).
+    Step :math:`t` trains at :math:`\\gamma_t = \\gamma_0 (\\gamma_1/\\gamma_0)^{t/(T-1)}` and
+    records :math:`\\tilde f_t = a_t / (1 - \\beta^{t+1})`,
+    :math:`a_t = \\beta a_{t-1} + (1 - \\beta) f_t`; the sweep stops once
+    :math:`\\tilde f_t > 4 \\min_{s \\le t} \\tilde f_s` (or a loss is not finite).
 
     Example:
         >>> from course_lib.exercises import nb08
