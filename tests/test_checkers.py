@@ -120,7 +120,7 @@ def test_check_schedule_accepts_reference_solutions(fn, capsys):
 def test_check_schedule_gives_its_hint_for_each_wrong_factor(fn, capsys):
     like, hyper, phrase = SCHEDULES[fn]
     out = rejects_with_hint(lambda f: check_schedule(f, like=like, **hyper), fn, phrase, capsys)
-    if "raised" not in phrase:
+    if "raised" not in phrase and "returned" not in phrase:
         assert out.startswith("Step ") and "wants" in out
 
 
