@@ -211,6 +211,17 @@ class NoNoGrad(SplitAdam):
                     self._update(p, group)
 
 
+class RebindsParameter(R.SGD):
+    """p = p - lr * g: a new tensor bound to the name p, the parameter itself never changes."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p = p - group["lr"] * p.grad
+
+
 class Unfinished(torch.optim.Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
@@ -397,6 +408,7 @@ OPTIMIZERS = {
     NoneGradNotSkipped: (*ADAM, "if p.grad is None: continue"),
     NoNoGrad: (*ADAM, "Decorate step with @torch.no_grad()"),
     Unfinished: (*ADAM, "Write the body of step()"),
+    RebindsParameter: ("SGD", {"lr": 0.1}, "Your step left this parameter as it was"),
     RaisesLater: (*ADAM, "raised ValueError at step 3: something went wrong"),
     ClassicalMomentum: (*MOMENTUM, "Classical momentum form"),
     DampeningIgnored: (*MOMENTUM, "dampening ignored"),

@@ -38,6 +38,7 @@ __all__ = [
     "first_mismatch",
     "records_match",
     "run_case",
+    "start_params",
 ]
 
 SHAPES: tuple[tuple[int, ...], ...] = ((3, 2), (2,), (4,), (1,))
@@ -115,6 +116,11 @@ def _data(seed: int, steps: int) -> tuple[list[torch.Tensor], list[list[torch.Te
         for _ in range(steps)
     ]
     return start, grads
+
+
+def start_params(case: Case) -> list[torch.Tensor]:
+    """The parameters a run of ``case`` starts from (before its first step)."""
+    return _data(case.seed, case.steps)[0]
 
 
 def _build(factory: Callable, case: Case, hyper: dict, params: list[torch.Tensor]):

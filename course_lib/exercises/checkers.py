@@ -41,6 +41,7 @@ from course_lib.exercises._parity import (
     first_mismatch,
     records_match,
     run_case,
+    start_params,
 )
 from course_lib.exercises._schedule_parity import (
     learner_rates,
@@ -86,6 +87,10 @@ LAZY = (
 EAGER = (
     "{ref_name} makes this state ({keys}) in __init__ for every parameter, before any gradient: "
     "create yours there too (self.state[p] for each p of each group)."
+)
+UNCHANGED = (
+    "Your step left this parameter as it was: update it in place (p.add_(...), p.sub_(...), "
+    "p.addcdiv_(...)); p = p - ... only gives the name p a new tensor."
 )
 ROUND_TRIP = (
     "After load_state_dict your run parts from torch's: keep every running quantity in "
@@ -259,6 +264,12 @@ def _compare(like: str, ref, ref_name: str, case: Case, hyper: dict, cls) -> boo
         print(_error_message(case, got.error, cls))
         return False
     print(_describe(case, m))
+    before = got.params[m.step - 2] if m.step > 1 else start_params(case)
+    same = isinstance(m.got, torch.Tensor) and m.got.dtype == before[m.index].dtype
+    unchanged = same and m.got.shape == before[m.index].shape
+    if m.what == "parameter" and unchanged and torch.equal(before[m.index], m.got):
+        print("Hint: " + UNCHANGED)
+        return False
     hint = None
     if m.what not in ("state keys", "no state"):
         hint = _diagnose(like, ref, case, hyper, want, got, m.step)
