@@ -133,7 +133,7 @@ def test_check_says_what_kind_of_answer_it_needs(check, junk, hint, capsys):
     rejects_with_hint(check, junk, hint, capsys)
 
 
-# The coding exercise: warm-up then inverse square root as a LambdaLR factor, through check_schedule.
+# The coding exercise: warm-up then inverse square root as a LambdaLR factor (check_schedule).
 def returns_the_rate(t):
     return 0.1 * warmup_inverse_sqrt_factor(t)
 

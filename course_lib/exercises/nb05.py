@@ -208,12 +208,12 @@ def check_plateau_arguments(answer, n_iter_no_change: int = 5, tol: float = 1e-3
     return True
 
 
-#: The coding exercise's schedule: linear warm-up over 10 steps, then inverse square root (base 0.1).
+#: The coding exercise's schedule: linear warm-up over 10 steps, then inverse square root.
 INVERSE_SQRT: dict[str, Any] = {"base_lr": 0.1, "total_steps": 100, "warmup_steps": 10}
 
 
 def _inverse_sqrt_hint(fn, base_lr: float, total_steps: int, warmup_steps: int) -> str | None:
-    """A hint for two mistakes of this exercise that the general checker has no name for, or None."""
+    """A hint for two mistakes of this exercise that the general checker does not name, or None."""
     try:
         got = [float(fn(t)) for t in range(warmup_steps, total_steps + 1)]
     except Exception:  # the checker already said what the learner's function raised

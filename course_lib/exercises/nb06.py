@@ -1,8 +1,9 @@
 """Self-checks for notebook 06 (parameter groups).
 
 Expected values are computed with ``course_lib.param_groups`` and torch, not stored. The coding
-exercise (:func:`check_layerwise_groups`) runs the learner's group function on :func:`exercise_model`
-and compares the optimizer it builds with ``course_lib.param_groups.layerwise_lr``.
+exercise (:func:`check_layerwise_groups`) runs the learner's group function on
+:func:`exercise_model` and compares the optimizer it builds with
+``course_lib.param_groups.layerwise_lr``.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def check_state_dict_params(answer, weight_decay: float = 1e-4) -> bool:
     return False
 
 
-#: The blocks of :func:`exercise_model`, input -> head: each Linear layer with the LayerNorm after it.
+#: The blocks of :func:`exercise_model`, input -> head: each Linear with the LayerNorm after it.
 EXERCISE_BLOCKS = (("0", "1"), ("3", "4"), "6")
 
 _LAYERWISE_CASES = ((1e-2, 0.5), (0.1, 0.8))  # (lr, decay): the exercise's, then other numbers
@@ -215,10 +216,10 @@ def _duplicated(groups: list[dict], model: nn.Module) -> bool:
                     else f"twice in group {i}"
                 )
                 print(
-                    f"Parameter {names.get(id(p), '(not in the model)')} is {where}: torch refuses "
-                    "a parameter in two groups (ValueError: some parameters appear in more than one "
-                    "parameter group) and warns about one listed twice. Put every parameter in "
-                    "exactly one group."
+                    f"Parameter {names.get(id(p), '(not in the model)')} is {where}: torch "
+                    "refuses a parameter in two groups (ValueError: some parameters appear in more "
+                    "than one parameter group) and warns about one listed twice. Put every "
+                    "parameter in exactly one group."
                 )
                 return True
             seen[id(p)] = i
@@ -316,7 +317,10 @@ def _layerwise_hint(got: dict[str, float], lr: float, decay: float) -> str:
 
 
 def _reference_rates(lr: float, decay: float) -> dict[str, float]:
-    """Parameter name -> lr under ``layerwise_lr(exercise_model(), EXERCISE_BLOCKS, lr, decay=decay)``."""
+    """Parameter name -> lr of ``layerwise_lr(exercise_model(), EXERCISE_BLOCKS, lr, decay=decay)``.
+
+    The reference the coding check compares with.
+    """
     model = exercise_model()
     names = {id(p): n for n, p in model.named_parameters()}
     groups = layerwise_lr(model, EXERCISE_BLOCKS, lr=lr, decay=decay)
@@ -354,12 +358,13 @@ def _case_rates(fn: Callable, lr: float, decay: float, first) -> dict[str, float
 
 
 def check_layerwise_groups(fn) -> bool:
-    """Exercise 5 (code): ``layerwise_groups(model, lr, decay)``, block k from the head at lr·decay^k.
+    """Exercise 5 (code): ``layerwise_groups(model, lr, decay)``, block k from the head at lr·ξ^k.
 
-    With :math:`\\gamma` (``lr``) and :math:`\\xi` (``decay``), block :math:`k` counted from the head
-    gets :math:`\\gamma_k = \\gamma\\,\\xi^{k}` (the head :math:`\\gamma`); a block of
+    With :math:`\\gamma` (``lr``) and :math:`\\xi` (``decay``), block :math:`k` counted from the
+    head gets :math:`\\gamma_k = \\gamma\\,\\xi^{k}` (the head :math:`\\gamma`); a block of
     :func:`exercise_model` is a Linear layer with the LayerNorm after it (:data:`EXERCISE_BLOCKS`).
-    The check calls ``fn(exercise_model(), lr, decay)`` for the exercise's numbers and a second pair,
+    The check calls ``fn(exercise_model(), lr, decay)`` for the exercise's numbers and a second
+    pair,
     builds ``torch.optim.SGD(groups, lr=lr)`` and compares every parameter's lr with
     ``layerwise_lr(model, EXERCISE_BLOCKS, lr=lr, decay=decay)``; it names a missing or duplicated
     parameter and the likely mistake.

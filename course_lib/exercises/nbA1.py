@@ -1,10 +1,10 @@
 """Self-checks for notebook A1 (Keras 3 on the torch backend).
 
-The expected answers are computed here from the rules measured in the notebook: Keras's Adam adds its
-epsilon before bias correction, ``PiecewiseConstantDecay`` switches one step after each boundary, and
-Keras's ``ReduceLROnPlateau`` reduces when ``wait >= patience``. Only the coding exercise
-(:func:`check_keras_warmup_exponential`) imports Keras, when it runs: it drives a Keras optimizer with
-the learner's schedule and compares the rates with torch's schedulers.
+The expected answers are computed here from the rules measured in the notebook: Keras's Adam adds
+its epsilon before bias correction, ``PiecewiseConstantDecay`` switches one step after each
+boundary, and Keras's ``ReduceLROnPlateau`` reduces when ``wait >= patience``. Only the coding
+exercise (:func:`check_keras_warmup_exponential`) imports Keras, when it runs: it drives a Keras
+optimizer with the learner's schedule and compares the rates with torch's schedulers.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def check_adam_gradient_scale(answer) -> bool:
     return False
 
 
-#: The exercise's schedule: a linear warm-up from 0.1 * peak to peak over 10 steps, then x 0.9 per step.
+#: The exercise's schedule: linear warm-up from 0.1 * peak to peak over 10 steps, then x 0.9 a step.
 WARMUP_EXPONENTIAL: dict[str, Any] = {"peak": 0.1, "warmup_steps": 10, "gamma": 0.9}
 _START_FACTOR = 0.1
 _CURVE_STEPS = 40
@@ -172,9 +172,10 @@ def warmup_exponential_curve(
 ) -> np.ndarray:
     """torch's rates for ``SequentialLR([LinearLR(0.1, total_iters=W), ExponentialLR(q)], [W])``.
 
-    On an optimizer built with ``lr`` :math:`\\gamma` (``peak``): :math:`\\gamma_t = \\gamma\\,(0.1 +
-    0.9\\,t/W)` for :math:`t < W`, then :math:`\\gamma\\,q^{\\,t - W}` (``SequentialLR`` starts the
-    second scheduler at its own step 0 at the milestone); updates :math:`t = 0 \\dots` ``steps - 1``.
+    On an optimizer built with ``lr`` :math:`\\gamma` (``peak``):
+    :math:`\\gamma_t = \\gamma\\,(0.1 + 0.9\\,t/W)` for :math:`t < W`, then
+    :math:`\\gamma\\,q^{\\,t - W}` (``SequentialLR`` starts the second scheduler at its own step 0
+    at the milestone); updates :math:`t = 0 \\dots` ``steps - 1``.
 
         >>> warmup_exponential_curve(1.0, 2, 0.5, 5).round(3).tolist()
         [0.1, 0.55, 1.0, 0.5, 0.25]
@@ -193,7 +194,8 @@ def _keras_schedule_rates(cls, steps: int) -> np.ndarray | None:
     """The rate of each of ``steps`` updates of a Keras SGD driven by ``cls(**WARMUP_EXPONENTIAL)``.
 
     The gradient is 1 and the variable is reset to 0 before each update, so each move is the rate
-    Keras's optimizer took from the schedule (``schedule(optimizer.iterations)``). None after a hint.
+    Keras's optimizer took from the schedule (``schedule(optimizer.iterations)``). None after a
+    hint.
     """
     keras = keras_module()
     moves: list[float] = []
@@ -207,7 +209,8 @@ def _keras_schedule_rates(cls, steps: int) -> np.ndarray | None:
             moves.append(0.0 - float(w.value.detach()[0]))  # 0.0 - x: no "-0"
     except NotImplementedError:
         print(
-            "Write the body of __call__ (replace `raise NotImplementedError`) and run the cell again."
+            "Write the body of __call__ (replace `raise NotImplementedError`) and run the cell "
+            "again."
         )
         return None
     except Exception as error:  # the learner's code may raise anything: say what and where
@@ -223,8 +226,8 @@ _WARMUP_HINTS = {
     "first update, and that must be 0.1 * peak.",
     "clock": "The decay's clock starts at the milestone: SequentialLR starts ExponentialLR at its "
     "own step 0, so step t >= warmup_steps uses peak * gamma**(t - warmup_steps).",
-    "integer": "The warm-up does not move: t / warmup_steps was computed on integers. Cast the step "
-    'with keras.ops.cast(step, "float32") before dividing.',
+    "integer": "The warm-up does not move: t / warmup_steps was computed on integers. Cast the "
+    'step with keras.ops.cast(step, "float32") before dividing.',
 }
 
 
@@ -245,14 +248,18 @@ def _warmup_hint(got: np.ndarray, want: np.ndarray, peak: float, warmup_steps: i
 
 
 def _survives_config(cls, got: np.ndarray) -> bool:
-    """True when ``cls.from_config(schedule.get_config())`` gives the rates ``got`` (after a hint if not)."""
+    """True when ``cls.from_config(schedule.get_config())`` gives the rates ``got``.
+
+    False after a hint when it does not, or when either method raises.
+    """
     try:
         clone = cls.from_config(cls(**WARMUP_EXPONENTIAL).get_config())
         again = np.asarray([float(clone(t)) for t in range(len(got))])
     except Exception as error:  # the learner's code may raise anything
         print(
             f"The rates are right, but get_config/from_config failed ({type(error).__name__}: "
-            f"{error}). get_config must return the arguments of __init__: {sorted(WARMUP_EXPONENTIAL)}."
+            f"{error}). get_config must return the arguments of __init__: "
+            f"{sorted(WARMUP_EXPONENTIAL)}."
         )
         return False
     if not np.allclose(again, got, rtol=1e-5, atol=0):
@@ -283,13 +290,14 @@ def _matches_torch(got: np.ndarray) -> bool:
 
 
 def check_keras_warmup_exponential(cls) -> bool:
-    """Exercise 5 (code): a Keras ``LearningRateSchedule`` equal to torch's warm-up + exponential decay.
+    """Exercise 5 (code): a Keras ``LearningRateSchedule`` equal to torch's warm-up + exponential.
 
-    ``cls(peak, warmup_steps, gamma)`` must give, at every step :math:`t` of Keras's optimizer, the rate
-    of torch's ``SequentialLR([LinearLR(start_factor=0.1, total_iters=W), ExponentialLR(q)],
-    milestones=[W])`` on ``lr`` :math:`\\gamma` (``peak``): :math:`\\gamma\\,(0.1 + 0.9\\,t/W)` for
-    :math:`t < W`, then :math:`\\gamma\\,q^{\\,t - W}` (:func:`warmup_exponential_curve`). The check
-    drives a Keras ``SGD`` with the schedule for 40 updates (a unit gradient: each move is the rate),
+    ``cls(peak, warmup_steps, gamma)`` must give, at every step :math:`t` of Keras's optimizer, the
+    rate of torch's ``SequentialLR([LinearLR(start_factor=0.1, total_iters=W), ExponentialLR(q)],
+    milestones=[W])`` on ``lr`` :math:`\\gamma` (``peak``): :math:`\\gamma\\,(0.1 + 0.9\\,t/W)`
+    for :math:`t < W`, then :math:`\\gamma\\,q^{\\,t - W}` (:func:`warmup_exponential_curve`). The
+    check drives a Keras ``SGD`` with the schedule for 40 updates (a unit gradient: each move is the
+    rate),
     names the first step that differs and the likely mistake, then rebuilds the schedule with
     ``from_config(get_config())``. Keras computes in float32: rates agree to a relative 1e-5.
     """

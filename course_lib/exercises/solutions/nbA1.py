@@ -1,9 +1,9 @@
 """Answer key of notebook A1's coding exercise: a Keras schedule equal to torch's warm-up + decay.
 
-The notebook's exercise cell starts from a skeleton; :class:`WarmupExponential` is one answer that
-``course_lib.exercises.nbA1.check_keras_warmup_exponential`` accepts (``tests/test_exercises_nbA1.py``
-runs it through the checker, next to the typical wrong versions). Importing this module imports Keras
-on its torch backend. Learners: try the exercise first.
+The notebook's exercise cell starts from a skeleton; :class:`WarmupExponential` is one answer
+that ``course_lib.exercises.nbA1.check_keras_warmup_exponential`` accepts
+(``tests/test_exercises_nbA1.py`` runs it through the checker, next to the typical wrong versions).
+Importing this module imports Keras on its torch backend. Learners: try the exercise first.
 
     >>> from course_lib.exercises import nbA1
     >>> nbA1.check_keras_warmup_exponential(WarmupExponential)  # doctest: +ELLIPSIS
@@ -24,12 +24,13 @@ __all__ = ["WarmupExponential"]
 
 
 class WarmupExponential(_Schedule):
-    """Linear warm-up from :math:`0.1\\,\\gamma` to :math:`\\gamma` over :math:`W` steps, then :math:`\\times q` per step.
+    """Linear warm-up from :math:`0.1\\gamma` to :math:`\\gamma` over :math:`W` steps, then decay.
 
-    :math:`\\gamma_t = \\gamma\\,(0.1 + 0.9\\,t/W)` for :math:`t < W` and :math:`\\gamma\\,q^{\\,t-W}`
-    from :math:`t = W` on, with :math:`\\gamma` = ``peak``, :math:`W` = ``warmup_steps``, :math:`q` =
-    ``gamma``: torch's ``SequentialLR([LinearLR(start_factor=0.1, total_iters=W), ExponentialLR(q)],
-    milestones=[W])``. Keras calls it with the optimizer's step counter (an integer tensor).
+    :math:`\\gamma_t = \\gamma\\,(0.1 + 0.9\\,t/W)` for :math:`t < W` and
+    :math:`\\gamma\\,q^{\\,t-W}` from :math:`t = W` on, with :math:`\\gamma` = ``peak``,
+    :math:`W` = ``warmup_steps``, :math:`q` = ``gamma``: torch's
+    ``SequentialLR([LinearLR(start_factor=0.1, total_iters=W), ExponentialLR(q)], milestones=[W])``.
+    Keras calls it with the optimizer's step counter (an integer tensor).
 
         >>> schedule = WarmupExponential(peak=1.0, warmup_steps=2, gamma=0.5)
         >>> [round(float(schedule(t)), 3) for t in range(5)]
