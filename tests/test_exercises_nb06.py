@@ -89,6 +89,18 @@ def lr_to_the_power_k(model, lr, decay):
     return [{"params": ps, "lr": lr ** (len(blocks) - 1 - i)} for i, ps in enumerate(blocks)]
 
 
+def product_to_the_power_k(model, lr, decay):
+    blocks = _blocks(model)
+    return [
+        {"params": ps, "lr": (lr * decay) ** (len(blocks) - 1 - i)} for i, ps in enumerate(blocks)
+    ]
+
+
+def lr_forgotten(model, lr, decay):
+    blocks = _blocks(model)
+    return [{"params": ps, "lr": decay ** (len(blocks) - 1 - i)} for i, ps in enumerate(blocks)]
+
+
 def norms_forgotten(model, lr, decay):
     linears = [m for m in model if isinstance(m, nn.Linear)]
     n = len(linears)
@@ -127,6 +139,8 @@ def crashes(model, lr, decay):
         (decay_from_the_bottom, "Decay applied from the bottom: the input block has the full lr"),
         (head_not_at_full_lr, "The head is not at the full rate"),
         (lr_to_the_power_k, "not lr**k"),
+        (product_to_the_power_k, "not (lr * decay)**k"),
+        (lr_forgotten, "decay**k alone: multiply it by lr"),
         (
             norms_forgotten,
             "4 parameter(s) in no group: 1.weight, 1.bias, 4.weight, 4.bias. The optimizer would "
@@ -144,6 +158,8 @@ def crashes(model, lr, decay):
         "bottom",
         "head",
         "lr-power",
+        "product-power",
+        "no-lr",
         "missing",
         "duplicated",
         "per-layer",
