@@ -73,9 +73,9 @@ def test_speedup_check_counts_steps_with_the_notebooks_loop(capsys):
     assert "Not quite (8.5)" in capsys.readouterr().out
 
 
-# --- Exercises 5 and 6 (code): the heavy ball and Nesterov as Optimizer subclasses --------------------
-# The answer key runs through check_optimizer against torch.optim.SGD; each wrong version below makes one
-# typical mistake (one changed line of the answer key's step) and must get that mistake's hint.
+# --- Exercises 5 and 6 (code): the heavy ball and Nesterov as Optimizer subclasses ----------------
+# The answer key runs through check_optimizer against torch.optim.SGD; each wrong version below
+# makes one typical mistake (one changed line of the answer key's step) and must get its hint.
 
 HEAVY_BALL = {"like": "SGD", "lr": 0.1, "momentum": 0.9}
 NESTEROV = {**HEAVY_BALL, "nesterov": True}
@@ -148,7 +148,7 @@ class NesterovOldBuffer(MomentumSGD):
 
 
 class ClassicalForm(MomentumSGD):
-    """The classical velocity form v_t = μ v_{t-1} + γ g_t, θ_t = θ_{t-1} - v_t, kept as the buffer."""
+    """The classical form v_t = μ v_{t-1} + γ g_t, θ_t = θ_{t-1} - v_t, v_t kept as the buffer."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -161,7 +161,7 @@ class ClassicalForm(MomentumSGD):
 
 
 class NesterovIgnored(MomentumSGD):
-    """nesterov=True steps along b_t as the heavy ball does (the same run as the old-buffer mistake)."""
+    """nesterov=True stepping along b_t as the heavy ball does (the same run as the old buffer)."""
 
     @torch.no_grad()
     def step(self, closure=None):

@@ -1,5 +1,5 @@
-"""Reference solutions of notebook 03's exercises: the checks accept them, and for typical mistakes they
-say what went wrong (the hint text is asserted, not only the False)."""
+"""Reference solutions of notebook 03's exercises: the checks accept them, and for typical mistakes
+they say what went wrong (the hint text is asserted, not only the False)."""
 
 import math
 
@@ -149,9 +149,9 @@ def test_preconditioning_exercise_matches_the_computed_condition_number():
     assert nb03.check_preconditioned_condition_number(kappa)
 
 
-# --- Exercises 8 and 9 (code): AdaGrad and Yogi as Optimizer subclasses -------------------------------
-# The answer keys run through check_optimizer (against torch.optim.Adagrad and course_lib.optim.Yogi);
-# each wrong version makes one typical mistake and must get that mistake's hint.
+# --- Exercises 8 and 9 (code): AdaGrad and Yogi as Optimizer subclasses ---------------------------
+# The answer keys run through check_optimizer (against torch.optim.Adagrad and
+# course_lib.optim.Yogi); each wrong version makes one typical mistake and must get its hint.
 
 
 def _adagrad_update(opt, group, p, eps_inside=False, count_steps=True):
@@ -177,7 +177,7 @@ def _adagrad(name, **mistake):
 
 
 class LazyAdagrad(torch.optim.Optimizer):
-    """AdaGrad with its state made at the first gradient (as Adam does), not in __init__ as torch's."""
+    """AdaGrad with its state made at the first gradient (as Adam's is), not in __init__ (torch)."""
 
     def __init__(self, params, lr=1e-2, eps=1e-10):
         super().__init__(params, {"lr": lr, "eps": eps})

@@ -1,4 +1,4 @@
-"""Reference solutions of notebook 04's exercises: the checks accept them and reject typical mistakes."""
+"""Reference solutions of notebook 04's exercises: the checks accept them, reject mistakes."""
 
 import pytest
 import torch
@@ -91,7 +91,7 @@ def test_check_rejects_a_typical_mistake_with_its_hint(check, wrong, hint, capsy
     rejects_with_hint(check, wrong, hint, capsys)
 
 
-# --- Exercise 5 (code): AdamW from the given Adam, by overriding its decay step -------------------------
+# --- Exercise 5 (code): AdamW from the given Adam, by overriding its decay step -------------------
 # The given MyAdam must be torch's Adam (L2 decay); the answer key MyAdamW torch's AdamW. Each wrong
 # version is a typical wrong apply_decay and must get that mistake's hint from check_optimizer.
 

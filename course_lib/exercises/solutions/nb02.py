@@ -2,7 +2,8 @@ r"""Answer key of notebook 02's coding exercises (momentum and Nesterov).
 
 The notebook shows the skeletons; the tests run these classes through
 :func:`course_lib.exercises.check_optimizer` against ``torch.optim.SGD``. Notation
-(``docs/notation.md``): γ ``lr``, μ ``momentum``, b_t ``state["momentum_buffer"]``, g_t the gradient.
+(``docs/notation.md``): γ ``lr``, μ ``momentum``, b_t ``state["momentum_buffer"]``, g_t the
+gradient.
 
     >>> import torch
     >>> w = torch.tensor([1.0, -1.0], requires_grad=True)

@@ -1,10 +1,11 @@
 r"""Answer key of notebook 04's coding exercise (AdamW from Adam), and the Adam it starts from.
 
-The notebook gives :class:`MyAdam` (Adam with an L2 penalty, as ``torch.optim.Adam(weight_decay=λ)``)
-whose weight decay is one named piece, :meth:`MyAdam.apply_decay`; the exercise overrides that piece
-to make AdamW. The tests run :class:`MyAdamW` through :func:`course_lib.exercises.check_optimizer`
-against ``torch.optim.AdamW``. Notation (``docs/notation.md``): γ ``lr``, λ ``weight_decay``,
-β1 β2 ``betas``, ε ``eps``, m_t ``exp_avg``, v_t ``exp_avg_sq``, t ``step``.
+The notebook gives :class:`MyAdam` (Adam with an L2 penalty, as
+``torch.optim.Adam(weight_decay=λ)``) whose weight decay is one named piece,
+:meth:`MyAdam.apply_decay`; the exercise overrides that piece to make AdamW. The tests run
+:class:`MyAdamW` through :func:`course_lib.exercises.check_optimizer` against ``torch.optim.AdamW``.
+Notation (``docs/notation.md``): γ ``lr``, λ ``weight_decay``, β1 β2 ``betas``, ε ``eps``,
+m_t ``exp_avg``, v_t ``exp_avg_sq``, t ``step``.
 
     >>> import torch
     >>> w = torch.tensor([2.0], requires_grad=True)
@@ -54,7 +55,7 @@ class MyAdam(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     def apply_decay(self, p, grad, lr, weight_decay):
-        """L2 penalty: the decay joins the gradient, g_t + λ θ_{t-1}, and goes through m_t and v_t."""
+        """L2 penalty: the decay joins the gradient, g_t + λ θ_{t-1}, and goes into m_t and v_t."""
         return grad + weight_decay * p
 
     @torch.no_grad()
