@@ -4,9 +4,13 @@ Every notebook is executed once with ``SMOKE = True`` (papermill, the same code 
 ``scripts/run_notebooks.py --smoke``) in a temporary copy of ``notebooks/`` that is also the kernel's
 working directory. That one run proves: no cell errors, the copy gains no file, and the repository
 gains no untracked or modified file (``git status --porcelain`` before/after; build/ and caches
-ignored). That the cells tagged ``nbval-check-output`` print the same text run after run (and on
-another CPU, with another seed) is checked where it matters, on full runs: ``make test`` ends with
-nbval on seeded copies of the committed notebooks (``scripts/claims.py --ci``).
+ignored). A notebook with widgets is smoke-run here only when this session has no JupyterLab run of it:
+tests/browser/test_widgets_in_lab.py runs the same ``SMOKE = True`` copy with the same checks (no error
+output, no file written in its folder, none in the repository) and then moves its sliders, so
+tests/browser/conftest.py skips the papermill run of it when Chromium is there and the browser test is
+collected (``make test``). That the cells tagged ``nbval-check-output`` print the same text run after
+run (and on another CPU, with another seed) is checked where it matters, on full runs: ``make test``
+ends with nbval on seeded copies of the committed notebooks (``scripts/claims.py --ci``).
 
 The repository check assumes nobody else edits the tree during the run (true in CI and for
 ``make test``); a file another person creates meanwhile shows up as a false alarm.
@@ -15,56 +19,16 @@ Run time: one smoke run per notebook.
 """
 
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from _tree import files, git_status
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# Paths that executing notebooks or tests may create without breaking "writes no file": build outputs
-# and interpreter/tool caches.
-IGNORED_PARTS = {
-    "build",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".ipynb_checkpoints",
-    ".mypy_cache",
-    ".venv",
-}
-
-
-def _files(folder):
-    return {
-        str(p.relative_to(folder))
-        for p in folder.rglob("*")
-        if p.is_file() and not IGNORED_PARTS & set(p.relative_to(folder).parts)
-    }
-
-
-def _git_status():
-    """Set of ``git status --porcelain`` lines outside ignored paths, or None without git."""
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        return None
-    proc = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        return None
-    lines = set()
-    for line in proc.stdout.splitlines():
-        path = line[3:].split(" -> ")[-1].strip('"')
-        if not IGNORED_PARTS & set(Path(path).parts):
-            lines.add(line)
-    return lines
 
 
 def _execute_in_copy(runner, notebook, workdir):
@@ -72,13 +36,13 @@ def _execute_in_copy(runner, notebook, workdir):
     notebooks/ in ``workdir``; return what we check."""
     copy = workdir / "notebooks"
     shutil.copytree(ROOT / "notebooks", copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    files_before, git_before = _files(copy), _git_status()
+    files_before, git_before = files(copy), git_status()
     output = workdir / "out" / notebook.name
     start = time.perf_counter()
     result = runner.execute(copy / notebook.name, output, smoke=True, cwd=copy, timeout=300)
     seconds = time.perf_counter() - start
-    new_files = sorted(_files(copy) - files_before)
-    git_after = _git_status()
+    new_files = sorted(files(copy) - files_before)
+    git_after = git_status()
     new_git = sorted(git_after - git_before) if git_before is not None else None
     nb = nbformat.read(output, as_version=4) if result.ok else None
     return {"result": result, "nb": nb, "new_files": new_files, "new_git": new_git, "s": seconds}

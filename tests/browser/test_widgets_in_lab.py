@@ -4,7 +4,8 @@ For each notebook with widgets (a temporary copy with ``SMOKE = True``, see conf
 Run All, wait for the kernel, assert no error output and no "Error displaying widget" and that a
 widget rendered, then for every widget view with a slider press ArrowRight on its first slider
 handle and assert that the slider's value moved and that what it drives (figure image data,
-status text) changed. A screenshot
+status text) changed, and that the run wrote no file in the lab's folder nor in the repository (this
+run is also the notebook's smoke run: conftest.py skips the papermill one). A screenshot
 of each lands in build/screenshots/<notebook>.png. The same check runs on a tiny demo notebook, so
 the harness itself is tested even before the course has widget notebooks.
 """
@@ -12,6 +13,7 @@ the harness itself is tested even before the course has widget notebooks.
 import re
 
 import pytest
+from _tree import files, git_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -58,5 +60,13 @@ def test_demo_slider_redraws_the_figure_and_the_status_text(lab, demo_name):
     assert shown_before.split("\n")[0] != shown_after.split("\n")[0], "the figure was not redrawn"
 
 
-def test_widget_notebook_runs_and_its_sliders_drive_the_output(lab, widget_notebook):
+def test_widget_notebook_runs_and_its_sliders_drive_the_output(lab, lab_root, widget_notebook):
+    """Also the notebook's smoke run of this session (conftest.py skips the papermill one)."""
+    files_before, git_before = files(lab_root), git_status()
     _run_and_drive_every_slider(lab, widget_notebook)
+    new_files = sorted(files(lab_root) - files_before)
+    assert not new_files, f"{widget_notebook} wrote files next to the notebooks: {new_files}"
+    git_after = git_status()
+    if git_before is not None and git_after is not None:
+        new_git = sorted(git_after - git_before)
+        assert not new_git, f"{widget_notebook} changed the repository: {new_git}"
