@@ -97,7 +97,7 @@ SLIDES_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 
 
 def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """Notebooks in course order: 00..08 then A1, A2 (what sorting the names gives)."""
+    """Notebooks in course order: 00, 01, ..., then A1, A2 and P (what sorting the names gives)."""
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 

@@ -76,7 +76,7 @@ def _rel(path: Path) -> str:
 
 
 def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks in course order (00..08, then A1, A2: plain sorting gives exactly that)."""
+    """The notebooks in course order (00, 01, ..., then A1, A2 and P: plain sorting gives exactly that)."""
     return sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
 
 
