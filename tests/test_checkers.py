@@ -99,6 +99,19 @@ def test_check_optimizer_asks_for_an_answer_when_given_none_or_junk(capsys):
     assert "Answer with a subclass of torch.optim.Optimizer" in capsys.readouterr().out
 
 
+def test_check_optimizer_names_the_unfinished_method_when_it_is_not_step(capsys):
+    class HalfWritten(reference.SGD):
+        def step(self, closure=None):
+            self.direction()
+
+        def direction(self):
+            raise NotImplementedError  # the learner's part
+
+    assert check_optimizer(HalfWritten, like="SGD", lr=0.1) is False
+    out = capsys.readouterr().out
+    assert "Write the body of direction() (replace `raise NotImplementedError`)" in out
+
+
 def test_check_optimizer_refuses_an_unknown_like_with_the_valid_names():
     with pytest.raises(ValueError, match=r"like must be one of .*'Adam'.*'Yogi'.*got 'Adamm'"):
         check_optimizer(reference.Adam, like="Adamm")

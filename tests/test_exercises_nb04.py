@@ -108,7 +108,7 @@ def _without_rate(p, grad, lr, weight_decay):
     return grad
 
 
-def _unfinished(p, grad, lr, weight_decay):
+def apply_decay(p, grad, lr, weight_decay):  # the skeleton's method, left unfinished
     raise NotImplementedError
 
 
@@ -131,7 +131,7 @@ def test_adamw_answer_key_is_torch_adamw(capsys):
         (MyAdam, "Coupled decay: decoupled weight decay shrinks the parameter"),  # left as L2
         (_decay("WithoutRate", _without_rate), "Decoupled decay without the rate"),
         (_decay("NoDecay", lambda p, g, lr, wd: g), "weight_decay has no effect in your step"),
-        (_decay("Unfinished", _unfinished), "Write the body of step()"),
+        (_decay("Unfinished", apply_decay), "Write the body of apply_decay()"),
     ],
     ids=lambda x: x.__name__ if isinstance(x, type) else None,
 )

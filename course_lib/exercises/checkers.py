@@ -26,6 +26,7 @@ learner's code (a ``like`` they do not know is the notebook's mistake: ``ValueEr
 from __future__ import annotations
 
 import inspect
+import traceback
 from dataclasses import replace
 
 import torch
@@ -150,12 +151,21 @@ def _values(x) -> str:
     return repr(x)
 
 
+def _unfinished(exc: NotImplementedError) -> str:
+    """:data:`UNFINISHED`, naming the method that raised when it is not ``step`` (a hook to write)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    name = frames[-1].name if frames else "step"
+    if name == "step" or not name.isidentifier():
+        return UNFINISHED
+    return UNFINISHED.replace("step()", f"{name}()")
+
+
 def _error_message(case: Case, error: tuple[int, BaseException], cls) -> str:
     """What to print when the learner's class raised (in the constructor or at a step)."""
     step, exc = error
     text = str(exc)
     if isinstance(exc, NotImplementedError):
-        return UNFINISHED
+        return _unfinished(exc)
     where = "when built" if step == 0 else f"at step {step}"
     head = f'Case "{case.name}": your {cls.__name__} raised {type(exc).__name__} {where}: {text}'
     if isinstance(exc, RuntimeError) and "leaf Variable that requires grad" in text:
