@@ -11,7 +11,7 @@ from _wrong_implementations import OPTIMIZERS, QUIRKY, SCHEDULES
 
 import course_lib.optim
 from course_lib.exercises import check_optimizer, check_schedule
-from course_lib.exercises._variants import AdagradRule, AdamRule, RMSpropRule, SGDRule
+from course_lib.exercises._variants import AdagradRule, AdamRule, RMSpropRule, SGDRule, YogiRule
 from course_lib.exercises.checkers import COURSE_OPTIMIZERS, TORCH_OPTIMIZERS
 from course_lib.exercises.solutions import reference
 
@@ -52,11 +52,12 @@ def test_check_optimizer_accepts_course_lib_optimizers_torch_lacks(like, capsys)
         (SGDRule, "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
         (RMSpropRule, "RMSprop", {"momentum": 0.5, "centered": True}),
         (AdagradRule, "Adagrad", {"lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+        (YogiRule, "Yogi", {"lr": 0.1, "initial_accumulator": 1e-3}),
     ],
     ids=lambda x: _name(x) if isinstance(x, type) else None,
 )
 def test_diagnosis_rules_without_a_mistake_equal_torch(rule, like, hyper, capsys):
-    """The rule classes that reproduce mistakes are torch's rule when no mistake flag is set."""
+    """The rule classes that reproduce mistakes are the reference's rule when no flag is set."""
     assert check_optimizer(rule, like=like, **hyper) is True
     assert "Correct" in capsys.readouterr().out
 

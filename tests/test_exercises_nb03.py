@@ -191,8 +191,8 @@ class LazyAdagrad(torch.optim.Optimizer):
                 _adagrad_update(self, group, p)
 
 
-def _yogi(name, adam_v=False, swap_betas=False):
-    """MyYogi with Adam's multiplicative v_t or with β1 and β2 exchanged."""
+def _yogi(name, adam_v=False, swap_betas=False, zero_init=False):
+    """MyYogi with Adam's multiplicative v_t, with β1 and β2 exchanged, or with m_0 = v_0 = 0."""
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -201,7 +201,7 @@ def _yogi(name, adam_v=False, swap_betas=False):
             for p in (p for p in group["params"] if p.grad is not None):
                 state, g = self.state[p], p.grad
                 if not state:
-                    a0 = group["initial_accumulator"]
+                    a0 = 0.0 if zero_init else group["initial_accumulator"]
                     state.update(step=torch.tensor(0.0), exp_avg=torch.full_like(p, a0))
                     state["exp_avg_sq"] = torch.full_like(p, a0)
                 state["step"] += 1
@@ -252,7 +252,8 @@ def test_mistake_helpers_without_a_mistake_are_the_answer_keys():
         (LazyAdagrad, "Adagrad", "makes this state (['step', 'sum']) in __init__ for every"),
         (UnfinishedAdagrad, "Adagrad", "Write the body of step()"),
         (_yogi("SwappedBetas", swap_betas=True), "Yogi", "betas swapped: beta1 = betas[0]"),
-        (_yogi("AdamV", adam_v=True), "Yogi", "Compare your rule with course_lib.optim.Yogi's"),
+        (_yogi("AdamV", adam_v=True), "Yogi", "Adam's second moment: Yogi's v is additive"),
+        (_yogi("ZeroInit", zero_init=True), "Yogi", "m_0 and v_0 start at initial_accumulator"),
     ],
     ids=lambda x: x.__name__ if isinstance(x, type) else None,
 )

@@ -21,6 +21,7 @@ m_t ``exp_avg``, v_t ``exp_avg_sq``, b_t ``momentum_buffer``, G_t ``sum``, t ``s
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -102,6 +103,14 @@ HINTS = {
     "buffer_from_zero": (
         "Momentum buffer started at zero: torch sets b = g at the first step (no dampening on it), "
         "then b = mu b + (1 - dampening) g."
+    ),
+    "yogi_adam_v": (
+        "Adam's second moment: Yogi's v is additive, v_t = v_{t-1} - (1 - beta2) "
+        "sign(v_{t-1} - g_t^2) g_t^2, not Adam's v_t = beta2 v_{t-1} + (1 - beta2) g_t^2."
+    ),
+    "yogi_zero_init": (
+        "m_0 and v_0 start at initial_accumulator (1e-6), not at 0: Yogi fills exp_avg and "
+        "exp_avg_sq with it at the first gradient (torch.full_like(p, initial_accumulator))."
     ),
     "nesterov_ignored": (
         "nesterov ignored, or Nesterov with the old buffer (the same run, as torch's Nesterov has no "
@@ -377,6 +386,50 @@ class AdagradRule(Optimizer):
                 p.sub_(g / std, alpha=rate)
 
 
+class YogiRule(Optimizer):
+    """course_lib's Yogi for plain float tensors (no weight decay); ``adam_v`` uses Adam's
+    multiplicative v_t, ``zero_init`` starts m and v at 0 instead of ``initial_accumulator``."""
+
+    def __init__(
+        self,
+        params,
+        lr=1e-2,
+        betas=(0.9, 0.999),
+        eps=1e-3,
+        initial_accumulator=1e-6,
+        maximize=False,
+        *,
+        adam_v=False,
+        zero_init=False,
+    ):
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, initial_accumulator=initial_accumulator, maximize=maximize
+        )
+        super().__init__(params, defaults)
+        self.rule = dict(adam_v=adam_v, zero_init=zero_init)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """One Yogi step per parameter with a gradient (the rule's flags applied)."""
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+            a0 = 0.0 if self.rule["zero_init"] else group["initial_accumulator"]
+            for p in (p for p in group["params"] if p.grad is not None):
+                g, state = (-p.grad if group["maximize"] else p.grad), self.state[p]
+                if not state:
+                    state.update(step=torch.tensor(0.0), exp_avg=torch.full_like(p, a0))
+                    state["exp_avg_sq"] = torch.full_like(p, a0)
+                state["step"] += 1
+                t, m, v, g2 = float(state["step"]), state["exp_avg"], state["exp_avg_sq"], g * g
+                m.lerp_(g, 1 - beta1)
+                if self.rule["adam_v"]:
+                    v.mul_(beta2).add_(g2, alpha=1 - beta2)
+                else:
+                    v.addcmul_((v - g2).sign_(), g2, value=-(1 - beta2))
+                denom = v.sqrt() / math.sqrt(1 - beta2**t) + eps
+                p.addcdiv_(m, denom, value=-lr / (1 - beta1**t))
+
+
 @dataclass(frozen=True)
 class Variant:
     """A mistake: ``hint`` names it; ``make(factory, case, hyper)`` gives the run that makes it."""
@@ -480,6 +533,11 @@ def _rules(like: str, values: dict) -> list[Variant]:
         if values.get("nesterov"):
             found.append(Variant("nesterov_ignored", _with(nesterov=False)))
         return found
+    if like == "Yogi" and not values.get("weight_decay"):
+        return [
+            Variant("yogi_adam_v", _rule(YogiRule, adam_v=True)),
+            Variant("yogi_zero_init", _rule(YogiRule, zero_init=True)),
+        ]
     if like == "RMSprop":
         return [Variant("eps_inside", _rule(RMSpropRule, eps_inside=True))]
     if like == "Adagrad":
