@@ -8,6 +8,13 @@ import torch
 
 from course_lib._validation import check_bool, check_number, check_pair
 from course_lib.optim._base import CourseOptimizer, check_lr, new_step_tensor, signed_grad
+from course_lib.optim.foreach import (
+    adam_foreach,
+    check_foreach,
+    check_foreach_lr,
+    grads_of,
+    use_foreach,
+)
 
 __all__ = ["Adam"]
 
@@ -60,6 +67,11 @@ class Adam(CourseOptimizer):
         amsgrad: use the running maximum of v (Reddi, Kale & Kumar, 2018). Default False.
         maximize: ascend f instead of descending it. Default False.
         decoupled_weight_decay: shrink θ directly instead of adding λθ to the gradient. Default False.
+        foreach: None (default) for torch's rule, the multi-tensor path only when every parameter
+            is on a device with foreach kernels (CUDA, ...) and γ is a number, so the loop below on
+            CPU; True for the ``torch._foreach_*`` path of ``foreach.py`` (the same rule, one call
+            per list of tensors; γ must be a number, as in torch); False for the loop. Stored in
+            the groups when given.
 
     Example:
         >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
@@ -86,6 +98,7 @@ class Adam(CourseOptimizer):
         weight_decay: float = 0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ) -> None:
@@ -98,6 +111,8 @@ class Adam(CourseOptimizer):
             "maximize": maximize,
             "decoupled_weight_decay": decoupled_weight_decay,
         }
+        if foreach is not None:  # as torch's key, but only when set: None is read as missing
+            defaults["foreach"] = foreach
         super().__init__(params, defaults)
 
     @staticmethod
@@ -109,9 +124,13 @@ class Adam(CourseOptimizer):
         check_bool("amsgrad", hp["amsgrad"])
         check_bool("maximize", hp["maximize"])
         check_bool("decoupled_weight_decay", hp["decoupled_weight_decay"])
+        check_foreach_lr(hp["lr"], check_foreach(hp.get("foreach")))
 
     def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        if use_foreach(group.get("foreach"), group["params"], lr, tensor_lr=False):
+            self.update_group_foreach(group, lr)
+            return
         (beta1, beta2), eps = group["betas"], group["eps"]
         weight_decay = group["weight_decay"]
         for p in self.params_with_grad(group):
@@ -146,3 +165,32 @@ class Adam(CourseOptimizer):
                 v = v_max
             denom = (v.sqrt() / bias_correction2_sqrt).add_(eps)  # √v̂_t + ε
             p.addcdiv_(m, denom, value=-eta)  # θ_t = θ_{t-1} − a_t m_t / denom
+
+    def update_group_foreach(self, group: dict, lr: Any) -> None:
+        """The same rule with ``torch._foreach_*`` calls (:func:`course_lib.optim.foreach.adam_foreach`)."""
+        params = list(self.params_with_grad(group))
+        amsgrad = group["amsgrad"]
+        for p in params:  # the state the loop above creates, created the same way
+            state = self.state[p]
+            if len(state) == 0:
+                state["step"] = new_step_tensor(0.0)
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            if amsgrad and "max_exp_avg_sq" not in state:
+                state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        states = [self.state[p] for p in params]
+        adam_foreach(
+            params,
+            grads_of(params),
+            [state["exp_avg"] for state in states],
+            [state["exp_avg_sq"] for state in states],
+            [state["max_exp_avg_sq"] for state in states] if amsgrad else [],
+            [state["step"] for state in states],
+            lr=lr,
+            betas=group["betas"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            amsgrad=amsgrad,
+            maximize=group["maximize"],
+            decoupled_weight_decay=group["decoupled_weight_decay"],
+        )

@@ -45,6 +45,8 @@ class AdamW(Adam):
         weight_decay: λ, >= 0. Default 1e-2.
         amsgrad: use the running maximum of v. Default False.
         maximize: ascend f instead of descending it. Default False.
+        foreach: None (default: the loop on CPU tensors), True (the ``torch._foreach_*`` path) or
+            False, as for :class:`Adam`.
 
     Example:
         >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
@@ -74,6 +76,7 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
     ) -> None:
         super().__init__(
             params,
@@ -82,6 +85,7 @@ class AdamW(Adam):
             eps,
             weight_decay,
             amsgrad,
+            foreach=foreach,
             maximize=maximize,
             decoupled_weight_decay=True,
         )

@@ -8,6 +8,7 @@ import torch
 
 from course_lib._validation import check_bool, check_number
 from course_lib.optim._base import CourseOptimizer, check_lr, signed_grad
+from course_lib.optim.foreach import check_foreach, grads_of, sgd_foreach, use_foreach
 
 __all__ = ["SGD"]
 
@@ -41,6 +42,10 @@ class SGD(CourseOptimizer):
         weight_decay: λ, >= 0. Default 0.
         nesterov: use Nesterov momentum; needs momentum > 0 and dampening = 0. Default False.
         maximize: ascend f instead of descending it. Default False.
+        foreach: None (default) for torch's rule, the multi-tensor path only when every parameter
+            is on a device with foreach kernels (CUDA, ...), so the loop below on CPU; True for the
+            ``torch._foreach_*`` path of ``foreach.py`` (the same rule, one call per list of
+            tensors); False for the loop. Stored in the groups when given.
 
     Example:
         >>> w = torch.tensor([1.0, -2.0], requires_grad=True)
@@ -63,6 +68,7 @@ class SGD(CourseOptimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -72,6 +78,8 @@ class SGD(CourseOptimizer):
             "nesterov": nesterov,
             "maximize": maximize,
         }
+        if foreach is not None:  # as torch's key, but only when set: None is read as missing
+            defaults["foreach"] = foreach
         super().__init__(params, defaults)
 
     @staticmethod
@@ -82,6 +90,7 @@ class SGD(CourseOptimizer):
         check_number("weight_decay", hp["weight_decay"], low=0)
         check_bool("nesterov", hp["nesterov"])
         check_bool("maximize", hp["maximize"])
+        check_foreach(hp.get("foreach"))
         if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
             raise ValueError(
                 "nesterov=True requires momentum > 0 and dampening = 0, "
@@ -90,6 +99,9 @@ class SGD(CourseOptimizer):
 
     def update_group(self, group: dict, lr: Any) -> None:
         """Apply the rule above to every parameter of ``group`` that has a gradient."""
+        if use_foreach(group.get("foreach"), group["params"], lr):
+            self.update_group_foreach(group, lr)
+            return
         mu, tau = group["momentum"], group["dampening"]
         weight_decay = group["weight_decay"]
         for p in self.params_with_grad(group):
@@ -107,3 +119,23 @@ class SGD(CourseOptimizer):
                 g = g.add(buf, alpha=mu) if group["nesterov"] else buf
 
             p.add_(g, alpha=-lr)  # θ_t = θ_{t-1} − γ g_t
+
+    def update_group_foreach(self, group: dict, lr: Any) -> None:
+        """The same rule with ``torch._foreach_*`` calls (:func:`course_lib.optim.foreach.sgd_foreach`)."""
+        params = list(self.params_with_grad(group))
+        momentum = group["momentum"]
+        bufs = [self.state[p].get("momentum_buffer") if momentum != 0 else None for p in params]
+        sgd_foreach(
+            params,
+            grads_of(params),
+            bufs,
+            lr=lr,
+            momentum=momentum,
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )
+        if momentum != 0:
+            for p, buf in zip(params, bufs, strict=True):
+                self.state[p]["momentum_buffer"] = buf  # b_1 for a parameter's first step
