@@ -31,7 +31,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import torch
 from torch import nn
@@ -40,6 +40,8 @@ from course_lib._validation import check_choice, check_int, check_number, check_
 
 __all__ = [
     "ASSETS_DIR",
+    "BACKBONE2D_JSON",
+    "BACKBONE2D_PT",
     "BACKBONE_JSON",
     "BACKBONE_PT",
     "CNN",
@@ -54,6 +56,7 @@ __all__ = [
     "count_parameters",
     "load_backbone",
     "pretrained_cnn",
+    "pretrained_cnn2d",
     "sha256_of",
 ]
 
@@ -64,6 +67,10 @@ ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 BACKBONE_PT = ASSETS_DIR / "backbone_cnn.pt"
 #: How the backbone was made: arguments, source-task accuracy, torch version, sha256 of the ``.pt``.
 BACKBONE_JSON = ASSETS_DIR / "backbone_cnn.json"
+#: The pretrained 2-D backbone: ``state_dict`` of ``CNN2d().features``, pretrained on the MNIST digits.
+BACKBONE2D_PT = ASSETS_DIR / "backbone_cnn2d.pt"
+#: How the 2-D backbone was made (``python -m course_lib.pretrain --backbone mnist``).
+BACKBONE2D_JSON = ASSETS_DIR / "backbone_cnn2d.json"
 
 
 @contextlib.contextmanager
@@ -439,6 +446,16 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
+_Net = TypeVar("_Net", bound=nn.Module)
+
+
+def _recreate(pt: Path) -> str:
+    """The command that rebuilds the shipped backbone ``pt`` (for error messages)."""
+    if pt.name == BACKBONE2D_PT.name:
+        return "`python -m course_lib.pretrain --backbone mnist`"
+    return "`python -m course_lib.pretrain`"
+
+
 def backbone_info(path=None) -> dict:
     """The metadata of a backbone (the ``.json`` written beside the ``.pt``), as a dict.
 
@@ -449,20 +466,22 @@ def backbone_info(path=None) -> dict:
     meta = pt.with_suffix(".json")
     if not meta.is_file():
         raise BackboneError(
-            f"backbone metadata {meta} is missing; recreate it with `python -m course_lib.pretrain`"
+            f"backbone metadata {meta} is missing; recreate it with {_recreate(pt)}"
         )
     return json.loads(meta.read_text())
 
 
-def load_backbone(model: CNN, path=None, *, freeze: bool = False) -> CNN:
+def load_backbone(model: _Net, path=None, *, freeze: bool = False) -> _Net:
     """Load the pretrained CNN backbone into ``model.features`` after checking its sha256.
 
     The ``.pt`` holds ``CNN().features.state_dict()`` trained on the transfer source task
     (:func:`course_lib.data.transfer_source`); the ``.json`` beside it records its sha256. The file
-    is read with ``torch.load(weights_only=True)``: tensors only, no code.
+    is read with ``torch.load(weights_only=True)``: tensors only, no code. With
+    ``path=BACKBONE2D_PT`` it loads the 2-D backbone into a :class:`CNN2d` the same way.
 
     Args:
-        model: a :class:`CNN` with the backbone's architecture (see ``backbone_info()["model"]``).
+        model: a :class:`CNN` (or :class:`CNN2d`) with the backbone's architecture (see
+            ``backbone_info(path)["model"]``).
         path: the ``.pt`` file (default :data:`BACKBONE_PT`, located relative to this package).
         freeze: also set ``requires_grad=False`` on the loaded parameters (feature extraction).
 
@@ -478,7 +497,7 @@ def load_backbone(model: CNN, path=None, *, freeze: bool = False) -> CNN:
     pt = Path(path) if path is not None else BACKBONE_PT
     if not pt.is_file():
         raise BackboneError(
-            f"pretrained backbone {pt} is missing; recreate it with `python -m course_lib.pretrain`"
+            f"pretrained backbone {pt} is missing; recreate it with {_recreate(pt)}"
         )
     info = backbone_info(pt)
     expected = info.get("sha256")
@@ -487,22 +506,24 @@ def load_backbone(model: CNN, path=None, *, freeze: bool = False) -> CNN:
         raise BackboneError(
             f"checksum mismatch for {pt}: sha256 is {actual} but {pt.with_suffix('.json').name} "
             f"records {expected}; the file is corrupted or was replaced. Recreate both with "
-            "`python -m course_lib.pretrain`"
+            f"{_recreate(pt)}"
         )
     if not isinstance(model, nn.Module) or not hasattr(model, "features"):
         raise TypeError(
             f"model must be an nn.Module with a `features` part (e.g. a CNN), got {type(model).__name__}"
         )
     state = torch.load(pt, map_location="cpu", weights_only=True)
+    arch = "CNN2d" if info.get("architecture") == "cnn2d" else "CNN"
+    features = cast(nn.Module, model.features)
     try:
-        model.features.load_state_dict(state)
+        features.load_state_dict(state)
     except RuntimeError as err:
         raise BackboneError(
             f"the backbone in {pt} does not fit this model ({err}); build the model with "
-            f"CNN(**backbone_info()['model']) = CNN(**{info.get('model')})"
+            f"{arch}(**backbone_info()['model']) = {arch}(**{info.get('model')})"
         ) from err
     if freeze:
-        for p in model.features.parameters():
+        for p in features.parameters():
             p.requires_grad_(False)
     return model
 
@@ -526,3 +547,28 @@ def pretrained_cnn(
     info = backbone_info(path)
     model = CNN(num_classes=num_classes, seed=seed, **info["model"])
     return load_backbone(model, path, freeze=freeze)
+
+
+def pretrained_cnn2d(
+    num_classes: int = 10, *, path=None, freeze: bool = False, seed: int | None = None
+) -> CNN2d:
+    """A :class:`CNN2d` with the shipped 2-D backbone (pretrained on the MNIST digits) and a fresh head.
+
+    The backbone is :data:`BACKBONE2D_PT` (``python -m course_lib.pretrain --backbone mnist``); its
+    inputs are ``backbone_info(BACKBONE2D_PT)["model"]["in_size"]`` pixels a side.
+
+    Args:
+        num_classes: classes of the target task.
+        path: the backbone ``.pt`` (default :data:`BACKBONE2D_PT`).
+        freeze: freeze the backbone (feature extraction: only the head trains).
+        seed: seeded initialisation of the head, global generator unchanged.
+
+    Example:
+        >>> model = pretrained_cnn2d(seed=0)
+        >>> model.in_size, model.feature_shape
+        (16, (32, 4, 4))
+    """
+    pt = Path(path) if path is not None else BACKBONE2D_PT
+    info = backbone_info(pt)
+    model = CNN2d(num_classes=num_classes, seed=seed, **info["model"])
+    return load_backbone(model, pt, freeze=freeze)

@@ -1,5 +1,6 @@
 """Train the course's models with the recipes of :data:`course_lib.models.RECIPES`, and make the
-pretrained CNN backbone that ``course_lib/assets/backbone_cnn.pt`` ships.
+pretrained backbones that ``course_lib/assets/`` ships: the 1-D CNN (``backbone_cnn.pt``, MNIST-1D) and
+the 2-D CNN (``backbone_cnn2d.pt``, the MNIST digits).
 
 Run ``python -m course_lib.pretrain`` to recreate ``course_lib/assets/backbone_cnn.pt`` and its ``.json``
 deterministically on one machine: the CNN is trained on the transfer source task (:func:`course_lib.data.transfer_source`,
@@ -9,6 +10,12 @@ without writing anything. The checksum is reproducible on the CPU that made the 
 CPUs: eight epochs amplify the last-bit differences of other kernels (measured 2026-12-01: this
 machine retrains to ``38e65858...``, test accuracy 0.9821, and under portable kernels to
 ``73e292c1...``, 0.9785, against the shipped ``78dec299...``, 0.98).
+
+``python -m course_lib.pretrain --backbone mnist`` (and ``--check``) does the same for the 2-D
+backbone: :class:`course_lib.models.CNN2d` trained on the 5,000 MNIST digits of
+:func:`course_lib.data.mnist_digits` at 16x16 (:data:`PRETRAIN2D`). It always runs on one thread under
+portable kernels (:data:`PORTABLE_KERNELS`, the command re-executes itself with them when they are not
+set), so its checksum does not depend on the CPU's vector instructions.
 
 The training loop here is deliberately minimal (no progress bar, no checkpoints): AdamW, cross-entropy,
 the one-cycle schedule stepped per batch, optional circular-shift augmentation.
@@ -24,21 +31,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from course_lib._validation import check_choice, check_int, check_number
-from course_lib.data import MNIST1D_DEFAULTS, TRANSFER_SOURCE_ARGS, Split, transfer_source
+from course_lib.data import (
+    MNIST1D_DEFAULTS,
+    TRANSFER_SOURCE_ARGS,
+    Split,
+    mnist_digits,
+    transfer_source,
+)
 from course_lib.models import (
+    BACKBONE2D_PT,
     BACKBONE_PT,
     CNN,
     RECIPES,
+    CNN2d,
     build_model,
     sha256_of,
 )
@@ -46,6 +63,9 @@ from course_lib.training import correct, train_step
 from course_lib.training import evaluate as evaluate_model
 
 __all__ = [
+    "BACKBONES",
+    "PORTABLE_KERNELS",
+    "PRETRAIN2D",
     "PRETRAIN_EPOCHS",
     "PRETRAIN_SCHEDULES",
     "PRETRAIN_SEED",
@@ -53,6 +73,7 @@ __all__ = [
     "main",
     "make_pretrain_optimizer",
     "pretrain_backbone",
+    "pretrain_backbone2d",
     "random_roll",
     "train_classifier",
     "train_recipe",
@@ -64,6 +85,38 @@ PRETRAIN_SEED = 0
 PRETRAIN_EPOCHS = 8
 
 PRETRAIN_SCHEDULES = ("onecycle", "cosine", "constant")
+
+#: The backbones of ``python -m course_lib.pretrain --backbone NAME``: ``"mnist1d"`` (the 1-D CNN,
+#: the default) and ``"mnist"`` (the 2-D CNN on the MNIST digits).
+BACKBONES = ("mnist1d", "mnist")
+
+#: How the 2-D backbone is made: :class:`course_lib.models.CNN2d` (``in_size``, ``channels``,
+#: ``kernel_size``) trained on ``mnist_digits(in_size, test_size, split_seed)`` with
+#: :func:`train_classifier`'s other arguments (seed 0, one thread, portable kernels).
+PRETRAIN2D: dict[str, Any] = {
+    "in_size": 16,
+    "channels": (16, 32),
+    "kernel_size": 3,
+    "test_size": 1000,
+    "split_seed": 0,
+    "epochs": 8,
+    "batch_size": 100,
+    "lr": 1e-2,
+    "weight_decay": 0.0,
+    "optimizer": "AdamW",
+    "schedule": "onecycle",
+    "max_shift": 0,
+}
+
+#: Environment of the 2-D pretraining: torch's portable ATen kernels, oneDNN limited to SSE4.1, MKL
+#: in its CPU-independent mode, one thread; read when torch loads, hence the re-execution in
+#: :func:`main`.
+PORTABLE_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_CBWR": "COMPATIBLE",
+    "OMP_NUM_THREADS": "1",
+}
 
 
 def random_roll(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
@@ -332,44 +385,148 @@ def pretrain_backbone(
     return model, _backbone_info(model_kwargs, train, seed, source, stats)
 
 
-def save_backbone(model: CNN, info: dict, path=BACKBONE_PT) -> dict:
+def save_backbone(model: nn.Module, info: dict, path=BACKBONE_PT) -> dict:
     """Write ``model.features.state_dict()`` to ``path`` and the metadata (with sha256) beside it."""
     pt = Path(path)
     pt.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().clone().contiguous() for k, v in model.features.state_dict().items()}
+    features = cast(nn.Module, model.features)
+    state = {k: v.detach().clone().contiguous() for k, v in features.state_dict().items()}
     torch.save(state, pt)
     info = {**info, "file": pt.name, "bytes": pt.stat().st_size, "sha256": sha256_of(pt)}
     pt.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
 
-def main(argv=None) -> int:
-    """Command line: pretrain and write ``course_lib/assets/backbone_cnn.{pt,json}`` (or ``--check`` them)."""
+def _backbone2d_info(source: Split, stats: dict, seed: int, epochs: int) -> dict:
+    """The metadata of ``backbone_cnn2d.json`` (without the checksum): how the backbone was made."""
+    r = PRETRAIN2D
+    train = {k: r[k] for k in ("batch_size", "lr", "weight_decay", "optimizer", "schedule")}
+    return {
+        "description": "state_dict of course_lib.models.CNN2d(**model).features, pretrained on "
+        "course_lib.data.mnist_digits(**source_args)",
+        "command": "python -m course_lib.pretrain --backbone mnist",
+        "architecture": "cnn2d",
+        "model": {
+            "in_size": r["in_size"],
+            "channels": list(r["channels"]),
+            "kernel_size": r["kernel_size"],
+        },
+        "source_args": {"size": r["in_size"], "test_size": r["test_size"], "seed": r["split_seed"]},
+        "source_train_size": len(source.y_train),
+        "source_test_size": len(source.y_test),
+        "source_test_acc": round(stats["test_acc"], 4),
+        "source_train_loss_last_epoch": round(stats["train_loss"][-1], 4),
+        "training": {**train, "max_shift": r["max_shift"], "epochs": epochs, "seed": seed},
+        "kernels": {k: os.environ.get(k) for k in PORTABLE_KERNELS},
+        "train_cpu_s": round(stats["cpu_s"], 1),
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+def pretrain_backbone2d(
+    seed: int = PRETRAIN_SEED, epochs: int = PRETRAIN2D["epochs"], *, verbose: bool = False
+) -> tuple[CNN2d, dict]:
+    """Train a :class:`course_lib.models.CNN2d` on the MNIST digits (:data:`PRETRAIN2D`), one thread.
+
+    The recipe: AdamW (no weight decay), one-cycle rates peaking at :math:`\\gamma = 10^{-2}` stepped
+    per batch of 100, cross-entropy, no augmentation, on the 4,000 training digits at 16x16; the 1,000
+    test digits give the source accuracy. Bit-for-bit reproducible under :data:`PORTABLE_KERNELS`
+    (which :func:`main` sets); elsewhere only on the same CPU.
+
+    Args:
+        seed: seed of the initialisation and the batch order.
+        epochs: passes over the 4,000 training digits.
+        verbose: print progress.
+
+    Returns:
+        ``(model, info)``: the trained CNN2d (features + source head) and the metadata of
+        ``backbone_cnn2d.json`` (without the checksum).
+    """
+    check_int("seed", seed, low=0)
+    check_int("epochs", epochs, low=1)
+    r = PRETRAIN2D
+    with _num_threads(1):
+        source = mnist_digits(r["in_size"], test_size=r["test_size"], seed=r["split_seed"])
+        model = CNN2d(r["in_size"], source.num_classes, r["channels"], r["kernel_size"], seed=seed)
+        keys = ("batch_size", "lr", "weight_decay", "optimizer", "schedule", "max_shift")
+        stats = train_classifier(model, source, epochs=epochs, seed=seed, **{k: r[k] for k in keys})
+    if verbose:
+        print(
+            f"source test accuracy {stats['test_acc']:.4f} after {epochs} epochs, "
+            f"{stats['cpu_s']:.1f} CPU s",
+            flush=True,
+        )
+    return model, _backbone2d_info(source, stats, seed, epochs)
+
+
+def _portable() -> bool:
+    """Whether this process runs under :data:`PORTABLE_KERNELS`."""
+    return all(os.environ.get(k) == v for k, v in PORTABLE_KERNELS.items())
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m course_lib.pretrain", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--out", default=str(BACKBONE_PT), help="path of the .pt file to write")
+    parser.add_argument(
+        "--backbone",
+        choices=BACKBONES,
+        default="mnist1d",
+        help="mnist1d: the 1-D CNN of backbone_cnn.pt (default); mnist: the 2-D CNN of "
+        "backbone_cnn2d.pt, trained on the MNIST digits under portable kernels",
+    )
+    parser.add_argument("--out", default=None, help="path of the .pt file to write")
     parser.add_argument("--seed", type=int, default=PRETRAIN_SEED)
-    parser.add_argument("--epochs", type=int, default=PRETRAIN_EPOCHS)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the backbone's recipe")
     parser.add_argument(
         "--check",
         action="store_true",
         help="retrain and compare the checksum with the file at --out; write nothing",
     )
-    args = parser.parse_args(argv)
-    cpu0 = time.process_time()
-    model, info = pretrain_backbone(args.seed, args.epochs, verbose=True)
-    out = Path(args.out)
-    if args.check:
-        import tempfile
+    return parser
 
-        with tempfile.TemporaryDirectory() as tmp:
-            fresh = save_backbone(model, info, Path(tmp) / out.name)
-        shipped = json.loads(out.with_suffix(".json").read_text())
-        same = fresh["sha256"] == shipped.get("sha256") == sha256_of(out)
-        print(f"retrained sha256 {fresh['sha256']}\nshipped   sha256 {shipped.get('sha256')}")
-        print("OK: identical" if same else "DIFFERENT")
-        return 0 if same else 1
+
+def _check(model: nn.Module, info: dict, out: Path) -> int:
+    """Save a retrained backbone in a temporary folder and compare its sha256 with the shipped one."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = save_backbone(model, info, Path(tmp) / out.name)
+    shipped = json.loads(out.with_suffix(".json").read_text())
+    same = fresh["sha256"] == shipped.get("sha256") == sha256_of(out)
+    print(f"retrained sha256 {fresh['sha256']}\nshipped   sha256 {shipped.get('sha256')}")
+    print("OK: identical" if same else "DIFFERENT")
+    return 0 if same else 1
+
+
+def main(argv=None) -> int:
+    """Command line: pretrain and write ``course_lib/assets/backbone_cnn.{pt,json}`` (or ``--check`` them).
+
+    ``--backbone mnist`` does the same for ``backbone_cnn2d.{pt,json}``; when the process does not
+    run under :data:`PORTABLE_KERNELS` it re-executes itself with them and returns the child's status.
+    """
+    args = _parser().parse_args(argv)
+    if args.backbone == "mnist" and not _portable():
+        child = [
+            sys.executable,
+            "-m",
+            "course_lib.pretrain",
+            *(sys.argv[1:] if argv is None else argv),
+        ]
+        return subprocess.run(child, env={**os.environ, **PORTABLE_KERNELS}, check=False).returncode
+    cpu0 = time.process_time()
+    model: nn.Module
+    if args.backbone == "mnist":
+        epochs = PRETRAIN2D["epochs"] if args.epochs is None else args.epochs
+        model, info = pretrain_backbone2d(args.seed, epochs, verbose=True)
+        out = Path(args.out or BACKBONE2D_PT)
+    else:
+        epochs = PRETRAIN_EPOCHS if args.epochs is None else args.epochs
+        model, info = pretrain_backbone(args.seed, epochs, verbose=True)
+        out = Path(args.out or BACKBONE_PT)
+    if args.check:
+        return _check(model, info, out)
     info = save_backbone(model, info, out)
     print(
         f"wrote {out} ({info['bytes']} bytes, sha256 {info['sha256']}) and "

@@ -27,6 +27,13 @@ group peaking at its own rate (:meth:`Strategy.scheduler`), one
 and the same seed for the head, the batch order and the labelled subset.
 ``benchmarks/bench_transfer.py`` runs the longer comparison.
 
+The same strategies transfer across datasets with the 2-D backbone
+(``course_lib/assets/backbone_cnn2d.pt``, a :class:`course_lib.models.CNN2d` pretrained on the MNIST
+digits): pass ``path=BACKBONE2D_PT`` and ``data=functools.partial(digits_target, per_class)``
+(scikit-learn's digits, a few labels per class, resized to the backbone's 16x16 input) to
+:func:`run_strategy` or :func:`tune_strategies`, with ``max_shift=0`` (the circular shift is for 1-D
+signals); gradual unfreezing then releases ``block2`` and ``block1`` (:func:`blocks_of`).
+
     >>> m = run_strategy("feature_extraction", seed=0, epochs=2)
     >>> sorted(m)
     ['cpu_s', 'diverged', 'feature_cka', 'test_acc', 'train_loss', 'weight_drift']
@@ -38,15 +45,23 @@ import copy
 import functools
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from course_lib._validation import check_bool, check_choice, check_int, check_nonempty, check_number
-from course_lib.compare import Comparison, Table, holdout, run_grid, tune_and_compare
-from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, transfer_target
-from course_lib.models import CNN, backbone_info, load_backbone
+from course_lib.compare import (
+    Comparison,
+    Table,
+    difference,
+    holdout,
+    paired_difference,
+    run_grid,
+    tune_and_compare,
+)
+from course_lib.data import TRANSFER_TARGET_N_TRAIN, Split, digits_images, transfer_target
+from course_lib.models import BACKBONE2D_PT, CNN, CNN2d, backbone_info, load_backbone
 from course_lib.optim import AdamW
 from course_lib.param_groups import GradualUnfreezer, Rule, freeze, split
 from course_lib.pretrain import random_roll
@@ -60,10 +75,14 @@ __all__ = [
     "STRATEGIES",
     "FineTuneResult",
     "Strategy",
+    "blocks_of",
     "build_strategy",
     "compare_strategies",
+    "digits_target",
     "drift",
     "fine_tune",
+    "interval_rows",
+    "interval_text",
     "run_strategy",
     "scan_backbone_lr",
     "tune_strategies",
@@ -111,14 +130,15 @@ class Strategy:
 
     Attributes:
         name: the strategy's name (one of :data:`STRATEGIES`, or ``"custom"``).
-        model: the CNN (backbone loaded unless ``name == "scratch"``; fresh head).
+        model: the CNN, or the CNN2d of a 2-D backbone (backbone loaded unless
+            ``name == "scratch"``; fresh head).
         groups: optimizer parameter groups, each with ``"name"`` and its peak ``"lr"``; frozen
             parameters that will be unfrozen later are in them already.
         unfreezer: a :class:`course_lib.param_groups.GradualUnfreezer` (gradual strategies only).
     """
 
     name: str
-    model: CNN
+    model: CNN | CNN2d
     groups: list[dict]
     unfreezer: GradualUnfreezer | None = None
 
@@ -161,13 +181,31 @@ class Strategy:
         return OneCycleLR(optimizer, max_lr=[g["lr"] for g in self.groups], total_steps=total_steps)
 
 
-def _model(seed: int, pretrained: bool, path) -> CNN:
+def _model(seed: int, pretrained: bool, path) -> CNN | CNN2d:
+    """The backbone's architecture (``CNN``, or ``CNN2d`` for a 2-D backbone), seeded, loaded."""
     info = backbone_info(path)
-    model = CNN(seed=seed, **info["model"])  # same head initialisation with or without transfer
+    kind = CNN2d if info.get("architecture") == "cnn2d" else CNN
+    model = kind(seed=seed, **info["model"])  # same head initialisation with or without transfer
     return load_backbone(model, path) if pretrained else model
 
 
-def _groups(name: str, model: CNN, lr: float, backbone_lr: float) -> list[dict]:
+def blocks_of(model: torch.nn.Module) -> tuple[str, ...]:
+    """The model's blocks from input to head, as gradual unfreezing releases them (head first).
+
+    Every ``features.blockK`` then ``classifier``: :data:`BLOCKS` for the 1-D :class:`CNN`, two
+    blocks and the head for the 2-D backbone's :class:`course_lib.models.CNN2d`.
+
+    Example:
+        >>> blocks_of(CNN2d(16, channels=(16, 32)))
+        ('features.block1', 'features.block2', 'classifier')
+    """
+    features = getattr(model, "features", None)
+    if not isinstance(features, torch.nn.Module):
+        raise TypeError(f"model must have a `features` module (a CNN), got {type(model).__name__}")
+    return (*(f"features.{n}" for n, _ in features.named_children()), "classifier")
+
+
+def _groups(name: str, model: CNN | CNN2d, lr: float, backbone_lr: float) -> list[dict]:
     """The parameter groups of strategy ``name``; freezes the backbone where the strategy does."""
     if name in ("scratch", "uniform", "uniform_low"):
         rate = backbone_lr if name == "uniform_low" else lr
@@ -185,12 +223,13 @@ def _groups(name: str, model: CNN, lr: float, backbone_lr: float) -> list[dict]:
     return split(model, rules, include_frozen=gradual)
 
 
-def _unfreezer(name: str, model: CNN, epochs: int) -> GradualUnfreezer | None:
-    """Gradual strategies: one more block every epoch (``gradual``) or every ``epochs // 4``."""
+def _unfreezer(name: str, model: CNN | CNN2d, epochs: int) -> GradualUnfreezer | None:
+    """Gradual strategies: one more block every epoch (``gradual``) or every ``epochs // n_blocks``."""
     if name not in ("gradual", "gradual_slow"):
         return None
-    every = 1 if name == "gradual" else max(1, epochs // len(BLOCKS))
-    return GradualUnfreezer(model, BLOCKS, every=every)
+    blocks = blocks_of(model)
+    every = 1 if name == "gradual" else max(1, epochs // len(blocks))
+    return GradualUnfreezer(model, blocks, every=every)
 
 
 def build_strategy(
@@ -210,7 +249,8 @@ def build_strategy(
         lr: the head rate :math:`\\gamma_h` (peak of the one-cycle schedule), > 0.
         backbone_lr: :math:`\\gamma_b`, > 0; default ``lr * 0.1``.
         epochs: the training length (only ``gradual_slow`` uses it, for its unfreezing period).
-        path: the backbone ``.pt`` (default: the shipped one).
+        path: the backbone ``.pt`` (default: the shipped 1-D one); with
+            :data:`course_lib.models.BACKBONE2D_PT` the model is the 2-D backbone's ``CNN2d``.
 
     Example:
         >>> s = build_strategy("differential", seed=0, lr=1e-2)
@@ -375,7 +415,7 @@ def run_strategy(
     name: str,
     seed: int = 0,
     *,
-    data: Split | None = None,
+    data: Split | Callable[[int], Split] | None = None,
     n_train: int = DEFAULTS["n_train"],
     epochs: int = DEFAULTS["epochs"],
     batch_size: int = DEFAULTS["batch_size"],
@@ -391,7 +431,9 @@ def run_strategy(
         name: one of :data:`STRATEGIES`.
         seed: the head's initialisation, the batch order, the augmentation and (when ``data`` is
             ``None``) which ``n_train`` target examples are labelled.
-        data: the split to train on; default ``transfer_target(n_train, seed=seed)``.
+        data: the split to train on, or a function ``data(seed) -> Split`` (e.g.
+            :func:`digits_target` with its ``per_class`` bound); default
+            ``transfer_target(n_train, seed=seed)``.
         n_train: labelled target examples when ``data`` is ``None``.
         epochs, batch_size, max_shift, lr, backbone_lr: see :data:`DEFAULTS`, :func:`fine_tune`
             and :func:`build_strategy`.
@@ -413,7 +455,10 @@ def run_strategy(
     """
     check_choice("name", name, STRATEGIES)
     check_int("seed", seed, low=0)
-    data = transfer_target(n_train, seed=seed) if data is None else data
+    if data is None:
+        data = transfer_target(n_train, seed=seed)
+    elif callable(data):
+        data = data(seed)
     val = None
     if val_fraction is not None:
         data, val = holdout(data, val_fraction, seed=seed)
@@ -489,6 +534,46 @@ def _linear_cka(f0: torch.Tensor, f1: torch.Tensor) -> float:
     f0, f1 = f0 - f0.mean(0), f1 - f1.mean(0)
     denom = (f0.T @ f0).norm() * (f1.T @ f1).norm()
     return float((f1.T @ f0).norm() ** 2 / denom) if denom > 0 else 0.0
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(size: int) -> Split:
+    return digits_images(size)
+
+
+def digits_target(per_class: int = 10, seed: int = 0, *, size: int | None = None) -> Split:
+    """The cross-dataset target task: scikit-learn's digits, ``per_class`` labelled images per class.
+
+    The images of :func:`course_lib.data.digits_images` (another scanner, 8x8 pixels, other writers)
+    resized to ``size`` (default: the 2-D backbone's input side,
+    ``backbone_info(BACKBONE2D_PT)["model"]["in_size"]``). From its 1,347 training images, ``seed``
+    draws ``per_class`` of each digit (the labelled examples); the 450 test images are always the
+    same, so the seeds differ in which few labels a learner has, not in the exam.
+
+    Args:
+        per_class: labelled images per class, in [1, 100].
+        seed: which images are labelled (and their order).
+        size: side of the images, in [8, 64].
+
+    Example:
+        >>> digits_target(5, seed=0)
+        Split(train=(50, 1, 16, 16), test=(450, 1, 16, 16), classes=10)
+    """
+    check_int("per_class", per_class, low=1, high=100)
+    check_int("seed", seed, low=0)
+    if size is None:
+        size = int(backbone_info(BACKBONE2D_PT)["model"]["in_size"])
+    check_int("size", size, low=8, high=64)
+    full = _digits(size)
+    g = torch.Generator().manual_seed(seed)
+    picks = [
+        torch.nonzero(full.y_train == c).flatten()[
+            torch.randperm(int((full.y_train == c).sum()), generator=g)[:per_class]
+        ]
+        for c in range(full.num_classes)
+    ]
+    idx = torch.cat(picks)[torch.randperm(per_class * full.num_classes, generator=g)]
+    return Split(full.x_train[idx], full.y_train[idx], full.x_test, full.y_test)
 
 
 def _check_names(names) -> list[str]:
@@ -593,6 +678,49 @@ def tune_strategies(
         metric="val_acc",
         progress=progress,
     )
+
+
+def interval_rows(
+    comparison: Comparison, baseline: str = "scratch", metric: str = "test_acc"
+) -> list[dict]:
+    """Per strategy of a :func:`tune_strategies` result: its tuned rate, mean and 95 % t-interval.
+
+    For strategy :math:`a` with values :math:`x_s` over :math:`n` seeds the interval is
+    :math:`\\bar x \\pm t_{n-1,\\,0.975}\\,\\mathrm{std}(x)/\\sqrt n`
+    (:func:`course_lib.compare.paired_difference` against zero); ``vs_baseline`` is the paired
+    :class:`course_lib.compare.Difference` :math:`a - ` ``baseline`` (``None`` for the baseline).
+
+    Example:
+        >>> c = tune_strategies(["scratch", "feature_extraction"], [1e-2], seeds=[0, 1], epochs=1)
+        >>> [sorted(r) for r in interval_rows(c)][0]
+        ['high', 'low', 'lr', 'mean', 'name', 'vs_baseline']
+    """
+    table = comparison.table
+    if baseline not in table.configs:
+        raise ValueError(f"baseline must be one of {table.configs}, got {baseline!r}")
+    rows = []
+    for name in table.configs:
+        values = [float(v) for v in table.values(name, metric)]
+        ci = paired_difference(values, [0.0] * len(values), names=(name, "0"), metric=metric)
+        vs = None if name == baseline else difference(table, name, baseline, metric)
+        rows.append(
+            {"name": name, "lr": comparison.best[name], "mean": ci.mean, "low": ci.low}
+            | {"high": ci.high, "vs_baseline": vs}
+        )
+    return rows
+
+
+def interval_text(rows: Sequence[dict], baseline: str = "scratch") -> str:
+    """The rows of :func:`interval_rows` as a text table, accuracies in percent."""
+    head = f"{'strategy':<19} {'tuned lr':>8}  {'test accuracy, 95% interval':<28} minus {baseline}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        half = (r["high"] - r["low"]) / 2
+        acc = f"{100 * r['mean']:.1f} ± {100 * half:.1f}  [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+        d = r["vs_baseline"]
+        vs = "-" if d is None else f"{100 * d.mean:+.1f} [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
+        lines.append(f"{r['name']:<19} {r['lr']:>8g}  {acc:<28} {vs}")
+    return "\n".join(lines)
 
 
 def scan_backbone_lr(
