@@ -27,6 +27,21 @@ a shape, ``True``), which is what makes them checkable on a machine other than t
 outputs. One run instead of two (nbval on the committed seed, then the claims) keeps ``make test``
 under 30 minutes.
 
+**The widget notebooks** (those with sliders) get that same CI run in JupyterLab instead, as a learner
+runs them: tests/browser/test_widgets_in_lab.py opens a copy with the condition's ``SEED`` and no
+outputs in a lab server whose kernels run under the condition's variables (:func:`condition_env`),
+clicks Run All in headless Chromium, fails on any error output, saves the notebook from JupyterLab and
+compares its checked cells with the committed ones exactly as nbval does (:func:`nbval_options`,
+:func:`checked_output_mismatches`: nbval's own tag and comment parsing, stream coalescing and skipped
+keys; no sanitizer, as in the nbval run), then moves the sliders. When all of that passed it writes a
+*lab record* (``build/claims/lab/<condition>/<notebook>.json``) holding :func:`tree_fingerprint`, a
+hash of every file of the working tree and of the installed packages. ``--ci`` leaves out of its
+nbval run each notebook whose record matches the tree as it is now (:func:`lab_covered`), so in
+``make test`` (browser tests first, then this script) a widget notebook runs once in full mode, in
+the browser, not twice. A missing record (no Chromium: the browser tests skip), a failed lab run (no
+record written) or any change to the tree since (a stale record) puts the notebook back into the
+nbval run: nothing goes unchecked.
+
 Examples::
 
     python scripts/claims.py                              # the whole matrix (make claims)
@@ -37,14 +52,19 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
 import json
 import os
+import platform
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from copy import deepcopy
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -79,6 +99,23 @@ CI_SLOWEST_FIRST = (
     "05_lr_schedules",
 )
 OUT = runner.BUILD / "claims"
+LAB_RECORDS = OUT / "lab"  # build/claims/lab/<condition>/<notebook>.json, see lab_covered()
+# What nbval leaves out when it compares a cell's outputs (nbval 0.11's IPyNbFile.skip_compare without
+# --nbdime): metadata, counts, tracebacks, stream names (the stream's text stays, keyed by its name),
+# widget model ids and images.
+NBVAL_SKIP_COMPARE = frozenset(
+    {
+        "metadata",
+        "traceback",
+        "prompt_number",
+        "output_type",
+        "name",
+        "execution_count",
+        "application/vnd.jupyter.widget-view+json",
+        "image/png",
+        "image/jpeg",
+    }
+)
 _ARROW = re.compile(r"^\s*-+>\s*\d+\s(.*)$")
 
 
@@ -150,6 +187,137 @@ def seeded_copy(source: Path, target: Path, seed: int) -> None:
     nbformat.write(nb, target)
 
 
+def condition_env(kernels: str) -> dict[str, str]:
+    """The environment a kernel runs in under ``kernels`` (nbval here, the lab server in the tests)."""
+    return {**runner.KERNEL_ENV, **os.environ, **KERNELS[kernels]}
+
+
+def nbval_options(cell) -> dict[str, bool]:
+    """How nbval ``--nbval-lax`` treats a code cell: ``check`` (compare outputs), ``skip``, ...
+
+    nbval's own parsing of the cell's tags and ``# NBVAL_...`` comments, comments winning, then lax
+    mode's default (outputs not compared).
+    """
+    from nbval.plugin import find_comment_markers, find_metadata_tags
+
+    options = defaultdict(bool, find_metadata_tags(cell.metadata))
+    options.update(find_comment_markers(cell.source))
+    options.setdefault("check", False)
+    return options
+
+
+def lab_can_stand_in(nb) -> str:
+    """Why Run All in JupyterLab would not do what nbval does for ``nb`` ("" when it would).
+
+    nbval does not run a skipped cell and expects an exception from a ``raises-exception`` cell; Run
+    All runs the first and stops at the second.
+    """
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        options = nbval_options(cell)
+        if options["skip"] or options["check_exception"]:
+            return f"code cell {i} is skipped or expected to raise under nbval"
+    return ""
+
+
+def _compared(outputs) -> dict[str, list]:
+    """``outputs`` as nbval compares them: streams merged, then values by key (mime types flattened)."""
+    from nbval.plugin import coalesce_streams, transform_streams_for_comparison
+
+    flat: dict[str, list] = defaultdict(list)
+    for out in transform_streams_for_comparison(coalesce_streams(deepcopy(outputs))):
+        for key, value in out.items():
+            if key in NBVAL_SKIP_COMPARE:
+                continue
+            if key == "data":
+                for mime, data in value.items():
+                    if mime not in NBVAL_SKIP_COMPARE:
+                        flat[mime].append(data)
+            else:
+                flat[key].append(value)
+    return flat
+
+
+def checked_output_mismatches(committed, executed) -> list[str]:
+    """Cells whose outputs nbval ``--nbval-lax`` would reject: one line per differing cell.
+
+    ``committed`` is the reference notebook, ``executed`` a run of a copy of it (same cells); only
+    cells nbval checks (:func:`nbval_options`) and that ran in the reference are compared.
+    """
+    ref = [c for c in committed.cells if c.cell_type == "code"]
+    new = [c for c in executed.cells if c.cell_type == "code"]
+    if len(ref) != len(new):
+        return [f"the run has {len(new)} code cells, the committed notebook {len(ref)}"]
+    problems = []
+    for i, (r, n) in enumerate(zip(ref, new)):
+        if not nbval_options(r)["check"] or r.execution_count is None:
+            continue
+        want, got = _compared(r.outputs), _compared(n.outputs)
+        if want != got:
+            keys = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+            first = keys[0]
+            problems.append(
+                f"code cell {i}: {first!r} differs: committed {want.get(first)!r}, "
+                f"run {got.get(first)!r}"[:600]
+            )
+    return problems
+
+
+def tree_fingerprint(root: Path = runner.ROOT) -> str | None:
+    """sha256 of what a notebook run depends on: every file of the working tree (git's tracked and
+    untracked, ignored ones left out) with its path, the Python version and the installed packages.
+    None without git (then no lab record is ever trusted)."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    digest = hashlib.sha256(f"{sys.version}|{platform.machine()}".encode())
+    for name in sorted(set(listed.decode().split("\0")) - {""}):
+        path = root / name
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+    packages = sorted(
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+    )
+    digest.update("\n".join(packages).encode())
+    return digest.hexdigest()
+
+
+def lab_record_path(notebook: str, condition: tuple[str, int]) -> Path:
+    """Where the lab run of ``notebook`` (a file name) under ``condition`` leaves its record."""
+    return LAB_RECORDS / condition_name(*condition) / (Path(notebook).stem + ".json")
+
+
+def write_lab_record(notebook: str, condition: tuple[str, int], tree: str, **facts) -> Path:
+    """Record that ``notebook`` passed the CI checks in JupyterLab on the tree ``tree``."""
+    path = lab_record_path(notebook, condition)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"notebook": Path(notebook).name, "condition": condition_name(*condition)}
+    path.write_text(json.dumps({**record, "tree": tree, **facts}, indent=2) + "\n")
+    return path
+
+
+def lab_covered(notebooks: list[Path], condition: tuple[str, int]) -> list[Path]:
+    """The ``notebooks`` whose lab record under ``condition`` was made on the tree as it is now."""
+    records = [lab_record_path(nb.name, condition) for nb in notebooks]
+    if not any(r.is_file() for r in records):
+        return []
+    tree = tree_fingerprint()
+    covered = []
+    for nb, record in zip(notebooks, records):
+        try:
+            ok = tree is not None and json.loads(record.read_text()).get("tree") == tree
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            covered.append(nb)
+    return covered
+
+
 def slowest_first(notebooks: list[Path]) -> list[Path]:
     """``notebooks`` with those of :data:`CI_SLOWEST_FIRST` first, in its order; the rest after."""
     rank = {name: i for i, name in enumerate(CI_SLOWEST_FIRST)}
@@ -165,12 +333,21 @@ def nbval_under(notebooks: list[Path], condition: tuple[str, int], jobs: int) ->
     copies = [folder / nb.name for nb in slowest_first(notebooks)]
     for copy in copies:
         seeded_copy(next(nb for nb in notebooks if nb.name == copy.name), copy, seed)
-    env = {**runner.KERNEL_ENV, **os.environ, **KERNELS[kernels]}
+    env = condition_env(kernels)
     workers = ["-n", str(jobs), "--dist", "loadscope", "--no-loadscope-reorder"] if jobs > 1 else []
     command = [sys.executable, "-m", "pytest", *workers, "--nbval-lax", "--nbval-current-env"]
     command += ["-p", "no:cacheprovider", "--rootdir", str(runner.ROOT), *map(str, copies)]
     print(f"nbval under {condition_name(kernels, seed)}: {len(copies)} notebook(s) in {folder}")
     return subprocess.run(command, env=env, cwd=runner.ROOT, check=False).returncode
+
+
+def ci_run(notebooks: list[Path], condition: tuple[str, int], jobs: int) -> int:
+    """nbval under ``condition`` on the ``notebooks`` that no lab run of this tree covered."""
+    covered = lab_covered(notebooks, condition)
+    for nb in covered:
+        print(f"{nb.name}: checked in JupyterLab under {condition_name(*condition)} on this tree")
+    rest = [nb for nb in notebooks if nb not in covered]
+    return nbval_under(rest, condition, jobs) if rest else 0
 
 
 def table(results: dict, conditions: list[str]) -> str:
@@ -213,8 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     if args.ci:
-        statuses = [nbval_under(notebooks, c, args.jobs) for c in CI_CONDITIONS]
-        return max(statuses)
+        return max(ci_run(notebooks, c, args.jobs) for c in CI_CONDITIONS)
     conditions = [(k, s) for k in args.kernels for s in args.seeds]
     names = [condition_name(k, s) for k, s in conditions]
     print(f"{len(notebooks)} notebook(s) x {len(conditions)} condition(s), {args.jobs} at a time")

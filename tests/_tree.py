@@ -3,6 +3,8 @@
 Shared by the papermill smoke runs (tests/test_notebook_execution.py) and the JupyterLab runs
 (tests/browser/test_widgets_in_lab.py): both take a snapshot before a run and assert that nothing was
 added after it. Build outputs and interpreter or tool caches are not counted (``IGNORED_PARTS``).
+``make lab`` on the real notebooks/ (tests/browser/test_make_lab.py) is held to more: :func:`snapshot`
+sees every file, hidden and cache folders included, with its size and modification time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ def files(folder: Path) -> set[str]:
         str(p.relative_to(folder))
         for p in folder.rglob("*")
         if p.is_file() and not IGNORED_PARTS & set(p.relative_to(folder).parts)
+    }
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``folder``, nothing ignored: relative path -> (size, mtime in ns)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
     }
 
 

@@ -119,3 +119,122 @@ def test_ci_starts_the_slowest_notebooks_first_and_keeps_every_notebook(claims):
     assert set(claims.CI_SLOWEST_FIRST) <= names, "CI_SLOWEST_FIRST names a notebook that is gone"
     rest = [nb for nb in ordered if nb.stem not in claims.CI_SLOWEST_FIRST]
     assert rest == [nb for nb in notebooks if nb.stem not in claims.CI_SLOWEST_FIRST]
+
+
+def _checked_pair(committed_text, run_outputs, tags=("nbval-check-output",), source="x"):
+    """A committed notebook whose one cell printed ``committed_text``, and a run with ``run_outputs``."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def notebook(outputs):
+        cell = new_code_cell(source, metadata={"tags": list(tags)}, execution_count=1)
+        cell.outputs = outputs
+        return nbformat.from_dict(new_notebook(cells=[new_code_cell("SEED = 0"), cell]))
+
+    committed = notebook([new_output("stream", name="stdout", text=committed_text)])
+    return committed, notebook(run_outputs)
+
+
+def test_checked_outputs_are_compared_as_nbval_compares_them(claims):
+    from nbformat.v4 import new_output
+
+    split = [new_output("stream", name="stdout", text=t) for t in ("3 of", " 3\n")]
+    committed, ran = _checked_pair("3 of 3\n", split)
+    assert claims.checked_output_mismatches(committed, ran) == [], "streams are merged first"
+    image = new_output("display_data", data={"image/png": "AAAA"})
+    committed, ran = _checked_pair("3 of 3\n", [*split, image])
+    assert claims.checked_output_mismatches(committed, ran) == [], "images are never compared"
+    text = new_output("display_data", data={"text/plain": "<Figure>"})
+    committed, ran = _checked_pair("3 of 3\n", [*split, text])
+    (line,) = claims.checked_output_mismatches(committed, ran)
+    assert line == "code cell 1: 'text/plain' differs: committed None, run ['<Figure>']"
+    committed, ran = _checked_pair(
+        "3 of 3\n", [new_output("stream", name="stdout", text="2 of 3\n")]
+    )
+    (line,) = claims.checked_output_mismatches(committed, ran)
+    assert line == "code cell 1: 'stdout' differs: committed ['3 of 3\\n'], run ['2 of 3\\n']"
+
+
+def test_only_cells_nbval_checks_are_compared_tags_or_comments(claims):
+    from nbformat.v4 import new_output
+
+    other = [new_output("stream", name="stdout", text="anything\n")]
+    committed, ran = _checked_pair("3 of 3\n", other, tags=())
+    assert claims.checked_output_mismatches(committed, ran) == [], "lax mode: untagged cells pass"
+    committed, ran = _checked_pair("3\n", other, tags=(), source="# NBVAL_CHECK_OUTPUT\nx")
+    assert len(claims.checked_output_mismatches(committed, ran)) == 1, "nbval's comment marker"
+    committed.cells[1].execution_count = None
+    committed.cells[1].outputs = []
+    assert claims.checked_output_mismatches(committed, ran) == [], (
+        "an unrun reference is not checked"
+    )
+    ran.cells.pop()
+    assert claims.checked_output_mismatches(committed, ran) == [
+        "the run has 1 code cells, the committed notebook 2"
+    ]
+
+
+def test_the_lab_cannot_stand_in_for_nbval_on_skipped_or_raising_cells(claims):
+    for tag in ("nbval-skip", "raises-exception"):
+        committed, _ = _checked_pair("0\n", [], tags=(tag,))
+        assert claims.lab_can_stand_in(committed) == (
+            "code cell 1 is skipped or expected to raise under nbval"
+        )
+    committed, _ = _checked_pair("0\n", [])
+    assert claims.lab_can_stand_in(committed) == ""
+
+
+def test_a_lab_record_covers_its_notebook_only_on_the_tree_it_was_made_on(
+    claims, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(claims, "LAB_RECORDS", tmp_path / "lab")
+    notebooks = [tmp_path / "a.ipynb", tmp_path / "b.ipynb"]
+    condition = ("portable", 1)
+    monkeypatch.setattr(claims, "tree_fingerprint", lambda: "tree-1")
+    assert claims.lab_covered(notebooks, condition) == []
+    path = claims.write_lab_record("a.ipynb", condition, "tree-1", run_all_seconds=1.0)
+    assert path == tmp_path / "lab" / "portable-seed1" / "a.json"
+    assert claims.lab_covered(notebooks, condition) == [notebooks[0]]
+    assert claims.lab_covered(notebooks, ("portable", 2)) == [], "another condition"
+    monkeypatch.setattr(claims, "tree_fingerprint", lambda: "tree-2")
+    assert claims.lab_covered(notebooks, condition) == [], "a stale record"
+    monkeypatch.setattr(claims, "tree_fingerprint", lambda: None)
+    assert claims.lab_covered(notebooks, condition) == [], "no git, no trust"
+    path.write_text("{not json")
+    monkeypatch.setattr(claims, "tree_fingerprint", lambda: "tree-1")
+    assert claims.lab_covered(notebooks, condition) == []
+
+
+def test_the_tree_fingerprint_changes_with_any_file_git_would_see(claims, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is missing")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "."], check=True)
+    first = claims.tree_fingerprint(tmp_path)
+    assert first == claims.tree_fingerprint(tmp_path) and len(first) == 64
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "out.txt").write_text("ignored")
+    assert claims.tree_fingerprint(tmp_path) == first, "ignored files do not count"
+    (tmp_path / "a.py").write_text("x = 2\n")
+    second = claims.tree_fingerprint(tmp_path)
+    assert second != first, "a modified tracked file"
+    (tmp_path / "new.py").write_text("")
+    assert claims.tree_fingerprint(tmp_path) != second, "a new untracked file"
+    assert claims.tree_fingerprint(tmp_path / "build" / "nowhere") is None
+
+
+def test_ci_leaves_the_notebooks_the_lab_covered_out_of_the_nbval_run(claims, monkeypatch):
+    notebooks = [claims.runner.ROOT / "a.ipynb", claims.runner.ROOT / "b.ipynb"]
+    calls = []
+    monkeypatch.setattr(claims, "nbval_under", lambda nbs, c, j: calls.append(nbs) or 7)
+    monkeypatch.setattr(claims, "lab_covered", lambda nbs, c: nbs[:1])
+    assert claims.ci_run(notebooks, ("portable", 1), 2) == 7
+    assert calls == [notebooks[1:]]
+    monkeypatch.setattr(claims, "lab_covered", lambda nbs, c: list(nbs))
+    assert claims.ci_run(notebooks, ("portable", 1), 2) == 0
+    assert len(calls) == 1, "nothing left for nbval"

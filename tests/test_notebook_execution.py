@@ -4,13 +4,12 @@ Every notebook is executed once with ``SMOKE = True`` (papermill, the same code 
 ``scripts/run_notebooks.py --smoke``) in a temporary copy of ``notebooks/`` that is also the kernel's
 working directory. That one run proves: no cell errors, the copy gains no file, and the repository
 gains no untracked or modified file (``git status --porcelain`` before/after; build/ and caches
-ignored). A notebook with widgets is smoke-run here only when this session has no JupyterLab run of it:
-tests/browser/test_widgets_in_lab.py runs the same ``SMOKE = True`` copy with the same checks (no error
-output, no file written in its folder, none in the repository) and then moves its sliders, so
-tests/browser/conftest.py skips the papermill run of it when Chromium is there and the browser test is
-collected (``make test``). That the cells tagged ``nbval-check-output`` print the same text run after
+ignored). Every notebook, the widget notebooks included: their JupyterLab run
+(tests/browser/test_widgets_in_lab.py) is in full mode, as a learner runs them, so this is where their
+``if SMOKE:`` branches run. That the cells tagged ``nbval-check-output`` print the same text run after
 run (and on another CPU, with another seed) is checked where it matters, on full runs: ``make test``
-ends with nbval on seeded copies of the committed notebooks (``scripts/claims.py --ci``).
+ends with nbval on seeded copies of the committed notebooks (``scripts/claims.py --ci``), and for the
+widget notebooks the JupyterLab run makes the same check.
 
 The repository check assumes nobody else edits the tree during the run (true in CI and for
 ``make test``); a file another person creates meanwhile shows up as a false alarm.

@@ -2,18 +2,24 @@
 
 What they set up, once per test session (per xdist worker; the tests share one ``xdist_group``):
 
-* ``lab_root``: a temporary copy of the widget notebooks (never the committed files), each with its
-  outputs and stored widget state cleared and its parameters cell edited to ``SMOKE = True`` so a
-  Run All stays well under a minute, plus ``browser_demo.ipynb``, a tiny slider -> figure + status
-  notebook written here (the harness's own test case, run even when no course notebook has widgets).
+* ``lab_root``: a temporary copy of the widget notebooks (never the committed files), each as a
+  learner opens it: ``SMOKE = False`` (full mode), outputs and stored widget state cleared, and the
+  parameters cell's ``SEED`` set to the seed of scripts/claims.py's CI condition (``ci_condition``),
+  plus ``browser_demo.ipynb``, a tiny slider -> figure + status notebook written here (the harness's
+  own test case, run even when no course notebook has widgets).
 * ``lab_server``: ``jupyter lab`` from this interpreter's environment on a free port of 127.0.0.1
-  with a random token, its config/data/runtime/workspace folders and IPython dir inside a temporary
-  folder, the Jupyter news pop-up and update check off and every cell kept in the DOM
+  with a random token, its kernels under the CI condition's variables (``claims.condition_env``:
+  portable CPU kernels, one thread), its config/data/runtime/workspace folders and IPython dir inside
+  a temporary folder, the Jupyter news pop-up and update check off and every cell kept in the DOM
   (``overrides.json`` in a temporary ``app_settings_dir``), ``window.jupyterapp`` exposed.
 * ``browser``: Debian's ``/usr/bin/chromium`` driven by Playwright (never ``playwright install``);
   the tests are skipped with a reason when it is missing (``make browser-deps`` installs it as root).
-* ``lab``: a :class:`Lab` driver on a fresh page: open a notebook, Run All, wait for the kernel,
-  collect errors, move sliders with the keyboard, screenshot.
+* ``lab``: a :class:`Lab` driver on a fresh page: open a notebook, Run All (stopping at the first
+  error), collect errors, save, move sliders with the keyboard, screenshot.
+
+So the run of a widget notebook here is the full-mode run that ``scripts/claims.py --ci`` would
+otherwise do under nbval (see its docstring and test_widgets_in_lab.py). Smoke mode is not run in the
+browser: tests/test_notebook_execution.py smoke-runs every notebook with papermill.
 
 Screenshots go to ``build/screenshots/<notebook>.png``.
 """
@@ -30,6 +36,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -89,19 +96,19 @@ def widget_notebooks() -> list[Path]:
     ]
 
 
-def prepare_copy(src: Path, dst: Path) -> None:
-    """Write ``src`` to ``dst`` without outputs or widget state and with ``SMOKE = True``."""
+def full_mode_copy(src: Path, dst: Path, seed: int, claims) -> None:
+    """Write ``src`` to ``dst`` as a learner opens it, in full mode with ``SEED = seed``: no outputs,
+    no widget state (``SEED`` set by ``claims.seeded_copy``, ``claims`` being scripts/claims.py)."""
     nb = nbformat.read(src, as_version=4)
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if not params or not re.search(r"(?m)^SMOKE\s*=\s*False\b", params[0].source):
+        raise ValueError(f"{src.name}: parameters cell has no line 'SMOKE = False'")
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.outputs, cell.execution_count = [], None
-        if "parameters" in cell.metadata.get("tags", []):
-            cell.source, n = re.subn(r"(?m)^SMOKE\s*=\s*False\b", "SMOKE = True", cell.source)
-            if n != 1:
-                raise ValueError(f"{src.name}: parameters cell has no line 'SMOKE = False'")
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, dst)
+    claims.seeded_copy(dst, dst, seed)
 
 
 def demo_notebook():
@@ -147,32 +154,6 @@ display(widgets.VBox([slider, out, status]))"""
     return nb
 
 
-@pytest.hookimpl(trylast=True)  # after -m/-k deselection: only browser runs that will happen count
-def pytest_collection_modifyitems(config, items):
-    """Skip the papermill smoke run of a widget notebook that this session runs in JupyterLab.
-
-    The browser test runs the same ``SMOKE = True`` copy (:func:`prepare_copy`) with the same checks
-    (no error output, no file written, the repository unchanged) before it moves the sliders, so the
-    second run would only cost time (about 2 minutes of ``make test`` on 2 cores). Without Chromium the
-    browser tests skip themselves and every papermill run stays.
-    """
-    if not CHROMIUM.exists():
-        return
-    in_lab = {
-        item.callspec.params["widget_notebook"]
-        for item in items
-        if "widget_notebook" in getattr(getattr(item, "callspec", None), "params", {})
-    }
-    reason = "smoke-run in JupyterLab by tests/browser/test_widgets_in_lab.py in this session"
-    for item in items:
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if (
-            getattr(item, "originalname", "") == "test_smoke_run_has_no_error_and_writes_no_file"
-            and params.get("name") in in_lab
-        ):
-            item.add_marker(pytest.mark.skip(reason=reason))
-
-
 def pytest_generate_tests(metafunc):
     """Parametrise ``widget_notebook`` over the committed notebooks that have widgets."""
     if "widget_notebook" in metafunc.fixturenames:
@@ -198,21 +179,35 @@ def chromium_path():
 
 
 @pytest.fixture(scope="session")
-def lab_root(tmp_path_factory):
+def claims(load_script):
+    """scripts/claims.py: the CI condition, its environment, nbval's comparison, the lab records."""
+    return load_script("scripts/claims.py")
+
+
+@pytest.fixture(scope="session")
+def ci_condition(claims):
+    """The condition make test checks every notebook under (kernels, SEED): the lab runs under it."""
+    return claims.CI_CONDITIONS[0]
+
+
+@pytest.fixture(scope="session")
+def lab_root(tmp_path_factory, claims, ci_condition):
     root = tmp_path_factory.mktemp("lab_root")
     for path in widget_notebooks():
-        prepare_copy(path, root / path.name)
+        full_mode_copy(path, root / path.name, ci_condition[1], claims)
     nbformat.write(demo_notebook(), root / DEMO)
     return root
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _status_ok(url: str) -> bool:
+def status_ok(url: str) -> bool:
+    """``url`` answers 200 (no proxy: the servers are on 127.0.0.1)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
     try:
         with opener.open(url, timeout=2) as response:
@@ -222,27 +217,25 @@ def _status_ok(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def lab_server(lab_root, tmp_path_factory, chromium_path):
+def lab_server(lab_root, tmp_path_factory, chromium_path, claims, ci_condition):
     home = tmp_path_factory.mktemp("jupyter_home")
     settings = home / "app_settings"
     settings.mkdir()
     (settings / "overrides.json").write_text(json.dumps(LAB_SETTINGS, indent=2))
-    env = os.environ | {
+    # The kernels inherit the server's environment: the CI condition's CPU kernels, one thread.
+    env = claims.condition_env(ci_condition[0]) | {
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_DATA_DIR": str(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "IPYTHONDIR": str(home / "ipython"),
         "JUPYTER_PLATFORM_DIRS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
     env.pop("MPLBACKEND", None)  # it would hide inline figures (FACTS.md)
     token = secrets.token_hex(16)
     log_path = home / "lab.log"
     for _attempt in range(3):  # the free port may be taken between choosing it and binding it
-        port = _free_port()
+        port = free_port()
         cmd = [
             sys.executable,
             "-m",
@@ -263,10 +256,10 @@ def lab_server(lab_root, tmp_path_factory, chromium_path):
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if _status_ok(f"{base}/api/status?token={token}"):
+            if status_ok(f"{base}/api/status?token={token}"):
                 break
             time.sleep(0.3)
-        if proc.poll() is None and _status_ok(f"{base}/api/status?token={token}"):
+        if proc.poll() is None and status_ok(f"{base}/api/status?token={token}"):
             break
         proc.kill()
         proc.wait()
@@ -348,8 +341,42 @@ class Lab:
             "     || (c.promptNode && c.promptNode.textContent.includes('*')))).length"
         )
 
+    def model_errors(self) -> list[str]:
+        """Error outputs stored in the notebook's model: ``cell N: Name: message`` and the traceback's
+        last lines (N counts code cells from 0, as nbval and scripts/claims.py do)."""
+        return self._current(
+            "nb.content.widgets.filter(c => c.model.type === 'code').flatMap((c, i) =>"
+            " c.model.outputs.toJSON().filter(o => o.output_type === 'error')"
+            " .map(o => 'cell ' + i + ': ' + o.ename + ': ' + o.evalue + '\\n'"
+            "   + (o.traceback || []).slice(-4).join('\\n').replace(/\\x1b\\[[0-9;]*m/g, '')))"
+        )
+
+    def run_all_from_menu(self, timeout: float = 60) -> float:
+        """Click Run > Run All Cells in the menu bar, as a learner does, then wait as :meth:`run_all`."""
+        start = time.monotonic()
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        self.wait_until(
+            "a cell to start",
+            lambda: self.started_cells() > 0 or self.kernel_status() != "idle",
+            15,
+        )
+        self.wait_for_run_all(timeout)
+        return time.monotonic() - start
+
+    def wait_for_run_all(self, timeout: float) -> None:
+        """Until every cell ran and the kernel is idle, or a cell failed (Run All stops there)."""
+        self.wait_until(
+            "Run All to finish",
+            lambda: (
+                self.kernel_status() == "idle"
+                and (self.pending_cells() == 0 or bool(self.model_errors()))
+            ),
+            timeout,
+        )
+
     def run_all(self, timeout: float = 60) -> float:
-        """Run > Run All Cells, then wait until every cell ran and the kernel is idle; seconds taken.
+        """Run > Run All Cells (the command), then :meth:`wait_for_run_all`; seconds taken.
 
         The command acts on the active notebook; if nothing started within 15 s (the panel was not
         active yet on a slow machine) it is activated and the command issued again.
@@ -370,20 +397,12 @@ class Lab:
                 break
             except AssertionError:
                 continue
-        self.wait_until(
-            "Run All to finish",
-            lambda: self.pending_cells() == 0 and self.kernel_status() == "idle",
-            timeout,
-        )
+        self.wait_for_run_all(timeout)
         return time.monotonic() - start
 
     def error_outputs(self) -> list[str]:
         """Stored error outputs (model) and stderr/'Error displaying widget' outputs (DOM)."""
-        errors = self._current(
-            "nb.content.widgets.filter(c => c.model.type === 'code').flatMap(c =>"
-            " c.model.outputs.toJSON().filter(o => o.output_type === 'error')"
-            " .map(o => o.ename + ': ' + o.evalue))"
-        )
+        errors = self.model_errors()
         for node in self.page.query_selector_all(
             '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
         ):
@@ -411,6 +430,19 @@ class Lab:
             if out.query_selector(".jupyter-widgets")
             and out.evaluate("e => !e.parentElement.closest('.jp-OutputArea-output')")
         ]
+
+    def unsaved(self) -> bool:
+        """The current notebook has changes not written to its file."""
+        return self._current("nb.context.model.dirty") is True
+
+    def save(self, timeout: float = 30) -> None:
+        """File > Save Notebook, then wait until the model is no longer dirty."""
+        self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        self.wait_until(
+            "the notebook to be saved",
+            lambda: not self.unsaved(),
+            timeout,
+        )
 
     @staticmethod
     def has_slider(view) -> bool:
@@ -488,10 +520,34 @@ class Lab:
         return path
 
 
-@pytest.fixture
-def lab(browser, lab_server):
+def _new_page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    return context, page
+
+
+@pytest.fixture
+def lab(browser, lab_server):
+    context, page = _new_page(browser)
     yield Lab(page, lab_server)
     context.close()
+
+
+@pytest.fixture
+def lab_tools(browser):
+    """For a test that starts its own server (test_make_lab.py): ``free_port()``, ``status_ok(url)``,
+    the lab ``settings`` every browser test uses, and ``new_lab(server)``, a :class:`Lab` on a fresh
+    page of ``server`` (a dict with ``base`` and ``token``), closed after the test."""
+    contexts = []
+
+    def new_lab(server) -> Lab:
+        context, page = _new_page(browser)
+        contexts.append(context)
+        return Lab(page, server)
+
+    yield SimpleNamespace(
+        free_port=free_port, status_ok=status_ok, settings=LAB_SETTINGS, new_lab=new_lab
+    )
+    for context in contexts:
+        context.close()
