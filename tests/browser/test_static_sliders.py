@@ -52,7 +52,9 @@ def book(tmp_path_factory) -> Path:
     paths = [str(ROOT / "notebooks" / f"{stem}.ipynb") for stem in PAGES]
     cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py"), "--out", str(out), *paths]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"build_book.py failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, (
+        f"build_book.py failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    )
     return out
 
 
@@ -115,7 +117,9 @@ def test_book_page_slider_moves_the_plotted_data_offline_without_errors(browser,
     for shown, stored in zip(after["traces"], last["data"]):
         assert _as_floats(shown["y"]) == _as_floats(stored["y"]), f"{stem}: not the last frame's y"
         if "x" in stored:
-            assert _as_floats(shown["x"]) == _as_floats(stored["x"]), f"{stem}: not the last frame's x"
+            assert _as_floats(shown["x"]) == _as_floats(stored["x"]), (
+                f"{stem}: not the last frame's x"
+            )
     assert after["text"] == [a["text"] for a in last["layout"]["annotations"]]
     assert not errors, f"{stem}: JavaScript errors: {errors}"
     assert not blocked, f"{stem}: the page asked the network for {json.dumps(blocked[:5])}"
