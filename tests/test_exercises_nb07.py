@@ -13,6 +13,7 @@ SOLUTIONS = {
     nb07.check_feature_extraction_parameters: 3210,  # Linear(64 * 5 = 320, 10): 3200 + 10
     nb07.check_gradual_trainable: 27914,  # head 3210 + block3 12352 + block2 12352
     nb07.check_backbone_start_lr: 4e-5,  # (1e-2 / 10) / 25
+    nb07.check_feature_extraction_2d: 5130,  # Linear(32 * 4 * 4 = 512, 10): 5120 + 10
 }
 
 
@@ -24,6 +25,21 @@ SOLUTIONS = {
 
 # For each typical mistake: the hint the learner must see (the whole printed line).
 MISTAKES = [
+    (
+        nb07.check_feature_extraction_2d,
+        5120,  # the 2-D head's weights only
+        "Almost: the head's bias trains too.",
+    ),
+    (
+        nb07.check_feature_extraction_2d,
+        81930,  # forgot the two poolings: 32 * 16 * 16 * 10 + 10
+        "The two MaxPool2d(2) halve the side twice: 16 -> 8 -> 4.",
+    ),
+    (
+        nb07.check_feature_extraction_2d,
+        4800,  # the frozen 2-D backbone
+        "That is the number of FROZEN parameters (the backbone).",
+    ),
     (
         nb07.check_feature_extraction_parameters,
         28298,  # every parameter of the model

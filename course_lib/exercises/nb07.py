@@ -16,10 +16,12 @@ from torch import nn
 
 from course_lib.exercises._answers import missing as _missing
 from course_lib.exercises._answers import read_number as _read_number
+from course_lib.models import BACKBONE2D_PT, CNN2d
 from course_lib.transfer import BLOCKS, DEFAULTS, build_strategy
 
 __all__ = [
     "check_backbone_start_lr",
+    "check_feature_extraction_2d",
     "check_feature_extraction_parameters",
     "check_gradual_trainable",
     "check_unfreezing",
@@ -85,6 +87,43 @@ def check_feature_extraction_parameters(answer) -> bool:
             f"Not quite ({value:g}). Count the parameters with requires_grad=True of "
             "build_strategy('feature_extraction').model."
         )
+    return False
+
+
+def check_feature_extraction_2d(answer) -> bool:
+    """Exercise 5: how many scalar parameters train under feature extraction on the 2-D backbone?
+
+    The head of :class:`course_lib.models.CNN2d` is one linear layer on the flattened feature map
+    (``feature_shape`` = channels x side x side after the two poolings), weight and bias.
+    """
+    value = _read_number(answer)
+    if value is None:
+        return False
+    strategy = build_strategy("feature_extraction", seed=0, path=BACKBONE2D_PT)
+    expected = strategy.trainable()
+    c, h, w = cast(CNN2d, strategy.model).feature_shape
+    total = sum(p.numel() for p in strategy.model.parameters())
+    if value == expected:
+        print(
+            f"Correct: {expected} = ({c} x {h} x {w} = {c * h * w} features) x 10 weights + 10 biases; "
+            f"the backbone's {total - expected} stay frozen."
+        )
+        return True
+    hints = {
+        c * h * w: "That is the number of features the head reads; it has one weight per feature "
+        "AND class, plus a bias per class.",
+        c * h * w * 10: "Almost: the head's bias trains too.",
+        c * 16 * 16 * 10 + 10: "The two MaxPool2d(2) halve the side twice: 16 -> 8 -> 4.",
+        total - expected: "That is the number of FROZEN parameters (the backbone).",
+        total: "That is every parameter: under feature extraction the backbone is frozen.",
+    }
+    print(
+        hints.get(
+            value,
+            f"Not quite ({value:g}). Look at build_strategy('feature_extraction', "
+            "path=models.BACKBONE2D_PT).model.feature_shape and the head classifier.linear.",
+        )
+    )
     return False
 
 
