@@ -260,14 +260,16 @@ OURS = {
         r"^betas\[1\] must be a finite number in \[0, 1\), got 1\.0$",
     ),
     "Invalid momentum value: -1.0": (ValueError, r"^momentum must be a finite number >= 0"),
-    # No foreach argument ("foreach, fused, capturable, differentiable" row).
+    # Adam's foreach path takes lr as a number only, as torch's does without capturable (which
+    # the course leaves out: "foreach, fused, capturable, differentiable" row).
     "lr as a Tensor is not supported for capturable=False and foreach=True": (
-        TypeError,
-        r"unexpected keyword argument 'foreach'",
+        ValueError,
+        r"^lr as a Tensor is not supported for capturable=False and foreach=True",
     ),
+    # No tensor betas, whatever foreach is ("tensor betas" row).
     r"betas\[0\] as a Tensor is not supported for capturable=False and foreach=True": (
         TypeError,
-        r"unexpected keyword argument 'foreach'",
+        r"^betas\[0\] must be a plain number in \[0, 1\), got a tensor",
     ),
     "epsilon1 should be >= 0": (
         ValueError,
@@ -390,3 +392,37 @@ def test_every_input_of_optim_db_is_run_or_counted():
 def test_every_course_optimizer_that_torch_has_is_covered():
     assert sorted(INFOS) == sorted(n for n in ours.__all__ if hasattr(torch.optim, n))
     assert sorted(INFOS) == sorted(EXPECTED)
+
+
+# Sample inputs with foreach=True for the optimizers that have course_lib.optim.foreach's path.
+# torch's database adds foreach=True only on CUDA (on CPU its flag variants are fused and
+# differentiable), so the CPU inputs are run here with foreach=True given to both sides.
+FOREACH_NAMES = ("SGD", "Adam", "AdamW")
+FOREACH_SAMPLES = [
+    pytest.param(
+        name, sample, dtype, id=f"{name}-{sample.desc}-{str(dtype).removeprefix('torch.')}"
+    )
+    for name in FOREACH_NAMES
+    for dtype in DTYPES
+    for sample in INFOS[name].optim_inputs_func(device="cpu", dtype=dtype)
+]
+
+
+@pytest.mark.parametrize(("name", "sample", "dtype"), FOREACH_SAMPLES)
+def test_sample_input_steps_with_foreach_are_torchs_foreach_steps_bitwise(name, sample, dtype):
+    sample = copy.copy(sample)
+    sample.kwargs = {**sample.kwargs, "foreach": True}
+    (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
+    our_losses = steps(our_opt, our_params, STEPS)
+    torch_losses = steps(torch_opt, torch_params, STEPS)
+    for a, b in zip(our_losses, torch_losses, strict=True):
+        assert_same_entry(a, b, "loss")
+    assert_identical(our_opt, torch_opt)
+    assert our_opt.param_groups[0]["foreach"] is torch_opt.param_groups[0]["foreach"] is True
+
+
+def test_foreach_samples_cover_every_cpu_sample_of_sgd_adam_and_adamw():
+    counts = {
+        name: sum(1 for case in FOREACH_SAMPLES if case.values[0] == name) for name in FOREACH_NAMES
+    }
+    assert counts == {name: EXPECTED[name][0] * len(DTYPES) for name in FOREACH_NAMES}

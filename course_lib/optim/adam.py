@@ -170,15 +170,14 @@ class Adam(CourseOptimizer):
         """The same rule with ``torch._foreach_*`` calls (:func:`course_lib.optim.foreach.adam_foreach`)."""
         params = list(self.params_with_grad(group))
         amsgrad = group["amsgrad"]
-        for p in params:  # the state the loop above creates, created the same way
-            state = self.state[p]
+        states = [self.state[p] for p in params]
+        for p, state in zip(params, states, strict=True):  # the loop's state, made the same way
             if len(state) == 0:
                 state["step"] = new_step_tensor(0.0)
                 state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             if amsgrad and "max_exp_avg_sq" not in state:
                 state["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        states = [self.state[p] for p in params]
         adam_foreach(
             params,
             grads_of(params),

@@ -115,9 +115,13 @@ def group_by_device_and_dtype(
         >>> [(dtype, indices) for (_, dtype), (_, indices) in groups.items()]
         [(torch.float32, [0, 2]), (torch.float64, [1])]
     """
+    keys = [(p.device, p.dtype) for p in tensor_lists[0]]
+    if len(set(keys)) <= 1:  # the usual case: one device, one dtype, nothing to split
+        return {
+            key: ([list(full) for full in tensor_lists], list(range(len(keys)))) for key in keys[:1]
+        }
     groups: dict[tuple[torch.device, torch.dtype], tuple[list[list[Any]], list[int]]] = {}
-    for i, p in enumerate(tensor_lists[0]):
-        key = (p.device, p.dtype)
+    for i, key in enumerate(keys):
         if key not in groups:
             groups[key] = ([[] for _ in tensor_lists], [])
         lists, indices = groups[key]
@@ -135,6 +139,30 @@ def grads_of(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
             raise ValueError("grads_of needs parameters with a gradient (see params_with_grad)")
         grads.append(p.grad)
     return grads
+
+
+def cpu_scalar(value: Any, tensors: list[torch.Tensor]) -> Any:
+    """``value`` as a 0-d tensor of the tensors' dtype for float32/float64 CPU lists, else as is.
+
+    On CPU, a foreach op given a Python number falls back to one op per tensor that wraps the
+    number into a new tensor each time; given a 0-d tensor it takes the same value once, several
+    times faster on many small tensors. For float32 and float64 the value enters the kernel in the
+    tensors' dtype either way, so the arithmetic is the same bit for bit; float16 and bfloat16
+    keep the number (their kernels compute with it in float32), and so do GPU tensors.
+    """
+    t = tensors[0]
+    if t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64):
+        return torch.tensor(value, dtype=t.dtype)
+    return value
+
+
+def add_scalar_(tensors: list[torch.Tensor], value: float) -> None:
+    """x ← x + c for every tensor of the list (a 0-d tensor c where :func:`cpu_scalar` makes one)."""
+    scalar = cpu_scalar(value, tensors)
+    if isinstance(scalar, torch.Tensor):
+        torch._foreach_add_(tensors, scalar, alpha=1.0)
+    else:
+        torch._foreach_add_(tensors, scalar)
 
 
 def signed_grads(grads: list[torch.Tensor], maximize: bool) -> list[torch.Tensor]:
@@ -186,7 +214,7 @@ def momentum_update(
     """b_t = μ b_{t-1} + (1 − τ) g_t for every buffer, b_1 = g_1 (a copy) where there is none yet."""
     if all(buf is not None for buf in bufs):
         ready = [buf for buf in bufs if buf is not None]  # the same list, typed as tensors
-        torch._foreach_mul_(ready, momentum)
+        torch._foreach_mul_(ready, cpu_scalar(momentum, ready))
         torch._foreach_add_(ready, g, alpha=1 - dampening)
         return ready
     new = []  # some parameters take their first step: one tensor at a time, as in torch
@@ -270,7 +298,7 @@ def adam_foreach_one_device(
 ) -> None:
     """:func:`adam_foreach` for tensors of one device and dtype (``v_max`` None: no AMSGrad)."""
     beta1, beta2 = betas
-    torch._foreach_add_(steps, 1.0)  # t ← t + 1
+    add_scalar_(steps, 1.0)  # t ← t + 1
     g = signed_grads(grads, maximize)
     if weight_decay != 0:
         if decoupled_weight_decay:
@@ -278,7 +306,7 @@ def adam_foreach_one_device(
         else:
             g = list(torch._foreach_add(g, params, alpha=weight_decay))  # g + λ θ
     torch._foreach_lerp_(m, g, 1 - beta1)  # m_t = β1 m_{t-1} + (1 − β1) g
-    torch._foreach_mul_(v, beta2)
+    torch._foreach_mul_(v, cpu_scalar(beta2, v))
     torch._foreach_addcmul_(v, g, g, 1 - beta2)  # v_t = β2 v_{t-1} + (1 − β2) g²
 
     ts = [step.item() for step in steps]  # each parameter's own t, as plain numbers
@@ -288,6 +316,9 @@ def adam_foreach_one_device(
         torch._foreach_maximum_(v_max, v)  # v_t^max = max(v_{t-1}^max, v_t)
         v = v_max
     denom = torch._foreach_sqrt(v)
-    torch._foreach_div_(denom, bias_correction2_sqrt)
-    torch._foreach_add_(denom, eps)  # √v̂_t + ε
+    if len(set(ts)) == 1:  # every parameter at the same t: one divisor for the whole list
+        torch._foreach_div_(denom, cpu_scalar(bias_correction2_sqrt[0], denom))
+    else:
+        torch._foreach_div_(denom, bias_correction2_sqrt)
+    add_scalar_(denom, eps)  # √v̂_t + ε
     torch._foreach_addcdiv_(params, m, denom, step_sizes)  # θ_t = θ_{t-1} − a_t m_t / denom

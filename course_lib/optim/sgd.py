@@ -125,6 +125,7 @@ class SGD(CourseOptimizer):
         params = list(self.params_with_grad(group))
         momentum = group["momentum"]
         bufs = [self.state[p].get("momentum_buffer") if momentum != 0 else None for p in params]
+        first = [i for i, buf in enumerate(bufs) if buf is None] if momentum != 0 else []
         sgd_foreach(
             params,
             grads_of(params),
@@ -136,6 +137,5 @@ class SGD(CourseOptimizer):
             nesterov=group["nesterov"],
             maximize=group["maximize"],
         )
-        if momentum != 0:
-            for p, buf in zip(params, bufs, strict=True):
-                self.state[p]["momentum_buffer"] = buf  # b_1 for a parameter's first step
+        for i in first:  # the other buffers were updated in place
+            self.state[params[i]]["momentum_buffer"] = bufs[i]  # b_1 = g_1
