@@ -1,6 +1,8 @@
 """JupyterLab in headless Chromium: fixtures for the browser tests.
 
-What they set up, once per test session (per xdist worker; the tests share one ``xdist_group``):
+What they set up, once per test session (per xdist worker; the widget notebooks alternate between
+the two ``xdist_group`` of :data:`BROWSER_GROUPS`, the other browser tests are in the first, so
+``make test`` runs two lab servers on its two workers at once):
 
 * ``lab_root``: a temporary copy of the widget notebooks (never the committed files), each as a
   learner opens it: ``SMOKE = False`` (full mode), outputs and stored widget state cleared, and the
@@ -58,6 +60,9 @@ CHROMIUM_ARGS = [
     "--no-proxy-server",  # the lab is on 127.0.0.1; never send it through a proxy from the env
 ]
 SCREENSHOTS = ROOT / "build" / "screenshots"
+# The widget notebooks' full runs take about 20 minutes of one core in make test; in one xdist group
+# they would be one 20-minute chain on one worker, so they alternate between two groups.
+BROWSER_GROUPS = ("browser", "browser-2")
 DEMO = "browser_demo.ipynb"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # mime type of a stored widget view
 WIDGET_IMPORT = re.compile(
@@ -155,12 +160,15 @@ display(widgets.VBox([slider, out, status]))"""
 
 
 def pytest_generate_tests(metafunc):
-    """Parametrise ``widget_notebook`` over the committed notebooks that have widgets."""
+    """Parametrise ``widget_notebook`` over the committed notebooks that have widgets, every other
+    one in the second of :data:`BROWSER_GROUPS` (``--dist loadgroup`` runs the two groups on two
+    workers at once, each with its own lab server)."""
     if "widget_notebook" in metafunc.fixturenames:
-        paths = widget_notebooks()
-        metafunc.parametrize(
-            "widget_notebook", [p.name for p in paths], ids=[p.stem for p in paths]
-        )
+        params = [
+            pytest.param(p.name, id=p.stem, marks=pytest.mark.xdist_group(BROWSER_GROUPS[i % 2]))
+            for i, p in enumerate(widget_notebooks())
+        ]
+        metafunc.parametrize("widget_notebook", params)
 
 
 @pytest.fixture

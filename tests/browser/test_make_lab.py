@@ -36,7 +36,8 @@ import psutil
 import pytest
 from _tree import git_status, snapshot
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+# The lighter of the two browser groups (conftest.BROWSER_GROUPS).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-2")]
 ROOT = Path(__file__).resolve().parents[2]
 FIRST = "00_training_loop.ipynb"
 USER_SETTINGS = {"@jupyterlab/docmanager-extension:plugin": {"autosave": False}}
