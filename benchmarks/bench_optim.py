@@ -13,8 +13,9 @@ Workloads (float32, like a model's weights):
 - large: 4 tensors of 512x1024 (about 2.1 M parameters): arithmetic and memory traffic.
 
 On CPU torch's default is its single-tensor loop (torch 2.13 picks foreach only on accelerators),
-so "default" and "foreach=False" time the same code; "foreach=True" is torch's multi-tensor path,
-which our readable loop does not try to match.
+so "default" and "foreach=False" time the same code; "foreach=True" is torch's multi-tensor path.
+"ours" is our default, the loop; ours with ``foreach=True`` (``course_lib/optim/foreach.py``) is
+timed against torch's in ``benchmarks/bench_step_cost.py``.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ __all__ = [
     "use_foreach",
 ]
 
+TensorList = list[torch.Tensor] | tuple[torch.Tensor, ...]  # what foreach ops take and return
 TENSOR_LR_MESSAGE = "lr as a Tensor is not supported for capturable=False and foreach=True"
 
 
@@ -141,7 +142,7 @@ def grads_of(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
     return grads
 
 
-def cpu_scalar(value: Any, tensors: list[torch.Tensor]) -> Any:
+def cpu_scalar(value: Any, tensors: TensorList) -> Any:
     """``value`` as a 0-d tensor of the tensors' dtype for float32/float64 CPU lists, else as is.
 
     On CPU, a foreach op given a Python number falls back to one op per tensor that wraps the
@@ -156,7 +157,7 @@ def cpu_scalar(value: Any, tensors: list[torch.Tensor]) -> Any:
     return value
 
 
-def add_scalar_(tensors: list[torch.Tensor], value: float) -> None:
+def add_scalar_(tensors: TensorList, value: float) -> None:
     """x ← x + c for every tensor of the list (a 0-d tensor c where :func:`cpu_scalar` makes one)."""
     scalar = cpu_scalar(value, tensors)
     if isinstance(scalar, torch.Tensor):
