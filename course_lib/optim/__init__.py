@@ -1,10 +1,13 @@
 """Optimizers written to be read: torch.optim's, step for step, and five that torch lacks.
 
 Each class subclasses ``torch.optim.Optimizer`` with torch's constructor arguments, defaults,
-``param_groups`` keys and ``state`` names (minus torch's ``foreach``/``fused``/``capturable``/
-``differentiable`` switches), so torch's schedulers, checkpoints and trainers work with them and a
-``state_dict`` moves between ours and torch's in both directions. The update is a plain loop over
-the parameters of each group, with the rule in the class docstring, one file per optimizer.
+``param_groups`` keys and ``state`` names (minus torch's ``fused``/``capturable``/``differentiable``
+switches, and ``foreach`` except for SGD, Adam and AdamW), so torch's schedulers, checkpoints and
+trainers work with them and a ``state_dict`` moves between ours and torch's in both directions. The
+update is a plain loop over the parameters of each group, with the rule in the class docstring, one
+file per optimizer. SGD, Adam and AdamW also have the multi-tensor path of ``foreach.py`` (the same
+rule with one ``torch._foreach_*`` call per list of tensors), chosen by ``foreach`` as in torch:
+None (the default) takes it on CUDA tensors and the loop on CPU tensors, True or False forces it.
 
 Equal to ``torch.optim`` bit for bit (tests/test_optim_db.py runs torch's sample and error inputs):
 
