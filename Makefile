@@ -71,14 +71,15 @@ typecheck: setup
 smoke: setup
 	$(PY) scripts/run_notebooks.py --smoke -j $(WORKERS)
 
-## book: full run of every notebook (two at a time), outputs written back, static HTML site in build/ (index.html)
+## book: full run of every notebook (two at a time), outputs written back, static HTML site in build/ (index.html);
+## works offline: MathJax, plotly.js (pages with Plotly figures) copied to build/_static/, no CDN
 book: setup
 	$(PY) scripts/run_notebooks.py --inplace -j $(WORKERS)
 	$(PY) scripts/course_map.py
 	$(PY) scripts/build_book.py
 
-## slides: reveal.js slides of every notebook into build/slides/. Offline classroom: unpack reveal.js
-## (npm pack reveal.js@4.6.1) and run `make slides REVEAL_DIR=path/to/package`, or set REVEAL_PREFIX.
+## slides: reveal.js slides of every notebook into build/slides/, offline (reveal.js 5.2.0 and MathJax from
+## pinned packages, copied to build/_static/); optional: REVEAL_DIR=another unpacked reveal.js, or REVEAL_PREFIX
 REVEAL_DIR ?=
 slides: setup
 	$(PY) scripts/build_book.py --slides $(if $(REVEAL_DIR),--local-reveal $(REVEAL_DIR))
