@@ -1,7 +1,7 @@
 """What an optimizer step costs: ours (loop, foreach) against torch's (loop, foreach, compiled).
 
-Run: ``python benchmarks/bench_step_cost.py [--quick]`` (one thread; a few minutes, --quick about a
-minute). Every number printed is a ratio of two times measured in the same run, candidates timed
+Run: ``python benchmarks/bench_step_cost.py [--quick] [--no-compile]`` (one thread; a few minutes,
+--quick about a minute, plus torch.compile's compile time, which on a busy 2-core machine is minutes). Every number printed is a ratio of two times measured in the same run, candidates timed
 in turns (``course_lib.experiments.step_cost.race``: each repeat runs each candidate once, in a
 rotating order), so load from other processes hits all of them alike; each ratio is the median of
 the per-repeat ratios. Times are this process's CPU time (``time.process_time``, one thread) except
@@ -11,8 +11,9 @@ in the bandwidth part, which races the steps against the memory triad by wall cl
    ours/torch for the loops and for foreach (target: ours-foreach / torch-foreach <= 1.0);
 2. the same 2^20 elements split into 1, 16, 256 and 2048 tensors: the step time against the number
    of tensors, per variant, relative to torch's foreach step on one tensor;
-3. ``torch.compile`` of torch's Adam step (foreach=True) on the 200 small tensors: its compile time
-   (seconds, the one absolute number) and its step time against eager foreach, or why it fails;
+3. ``torch.compile`` of torch's Adam step (foreach=True) on 20 small tensors (compile time grows
+   with the count): its compile time (seconds, the one absolute number) and its step time against
+   eager foreach (torch's and ours), or why it fails; in part 4 also on the large tensor;
 4. bandwidth on one 10-million-element float32 tensor: the achieved bytes/s of each step (bytes a
    step must move: SGD 3 x 4 bytes per element, with momentum 5 x 4, Adam and AdamW 7 x 4) over the
    bandwidth of the triad a <- a + s b measured in the same race (target >= 70 %).
@@ -43,6 +44,7 @@ VARIANTS = {  # name -> (library, foreach)
     "torch foreach": (torch.optim, True),
 }
 SMALL = [(64, 64)] * 100 + [(64,)] * 100
+COMPILED = [(64, 64)] * 10 + [(64,)] * 10  # compile time grows with the number of tensors
 SWEEP_TOTAL = 2**20
 SWEEP_COUNTS = (1, 16, 256, 2048)
 LARGE = 10_000_000
@@ -107,9 +109,11 @@ def sweep(repeats: int, number: int) -> None:
 
 
 def compiled_adam(repeats: int, number: int) -> None:
-    print("\n3. torch.compile of torch's Adam step (foreach=True) on the 200 small tensors")
-    eager = make_optimizer("Adam", "torch foreach", SMALL)
-    target = make_optimizer("Adam", "torch foreach", SMALL)
+    print(
+        f"\n3. torch.compile of torch's Adam step (foreach=True) on {len(COMPILED)} small tensors"
+    )
+    eager = make_optimizer("Adam", "torch foreach", COMPILED)
+    target = make_optimizer("Adam", "torch foreach", COMPILED)
     eager.step()
     target.step()
     start = time.perf_counter()
@@ -120,15 +124,40 @@ def compiled_adam(repeats: int, number: int) -> None:
         return
     print(f"   compile time (first call): {time.perf_counter() - start:.1f} s")
     timed = race(
-        {"compiled": compiled, "eager": eager.step},
+        {"compiled": compiled, "eager": eager.step, "ours foreach": ours_step(COMPILED)},
         repeats=repeats,
         number=number,
         clock=time.process_time,
     )
-    print(f"   compiled / eager foreach step time: {ratio(timed, 'compiled', 'eager'):.3f}")
+    print(f"   compiled / eager torch foreach step time: {ratio(timed, 'compiled', 'eager'):.3f}")
+    print(
+        f"   compiled / ours foreach step time:        {ratio(timed, 'compiled', 'ours foreach'):.3f}"
+    )
 
 
-def bandwidth(repeats: int) -> None:
+def ours_step(shapes) -> Callable[[], object]:
+    opt = make_optimizer("Adam", "ours foreach", shapes)
+    opt.step()
+    return opt.step
+
+
+def compiled_large(repeats: int) -> str:
+    """The bandwidth fraction of torch's compiled Adam step on the large tensor, as table text."""
+    opt = make_optimizer("Adam", "torch foreach", [(LARGE,)])
+    opt.step()
+    start = time.perf_counter()
+    try:
+        compiled = compile_now(opt.step)
+    except Exception as err:  # report any failure of the compiler stack
+        return f"compiled Adam fails: {type(err).__name__}"
+    seconds = time.perf_counter() - start
+    result = roofline(
+        {"compiled": (compiled, bytes_per_step("Adam", LARGE))}, LARGE, repeats=repeats
+    )
+    return f"{result.fraction('compiled').median:.0%} (compile time {seconds:.1f} s)"
+
+
+def bandwidth(repeats: int, compile_large: bool) -> None:
     print(f"\n4. one tensor of {LARGE:,} float32: achieved bytes/s / triad bytes/s")
     cases = {
         "SGD": ("SGD", {"momentum": 0.0}),
@@ -155,6 +184,9 @@ def bandwidth(repeats: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (about a minute)")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="skip torch.compile (minutes on a busy machine)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     repeats, number = (5, 3) if args.quick else (11, 10)
@@ -164,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{repeats} repeats of {number} steps per candidate; medians of per-repeat ratios\n")
     small_tensors(repeats, number)
     sweep(repeats, max(1, number // 3))
-    compiled_adam(repeats, number)
-    bandwidth(repeats)
+    if not args.no_compile:
+        compiled_adam(repeats, number)
+    bandwidth(repeats, compile_large=not args.no_compile)
     return 0
 
 

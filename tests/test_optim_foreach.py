@@ -230,3 +230,19 @@ def test_state_dict_moves_between_paths_and_torch_mid_run(name, kwargs):
         resumed.load_state_dict(copy.deepcopy(opt.state_dict()))
         run(resumed, params, steps=STEPS // 2, start=STEPS // 2)
         assert_bitwise(resumed, reference)
+
+
+def test_foreach_nesterov_leaves_the_gradient_as_it_was_where_torchs_overwrites_it():
+    """torch's foreach Nesterov SGD adds μ b into p.grad in place (d_t ends up in p.grad); ours
+    takes the same steps and leaves p.grad as backward() wrote it."""
+    results = {}
+    for lib in (ours, torch.optim):
+        p = torch.ones(3, requires_grad=True)
+        opt = lib.SGD([p], lr=0.1, momentum=0.9, nesterov=True, foreach=True)
+        for _ in range(2):
+            p.grad = torch.ones(3)
+            opt.step()
+        results[lib] = (p.detach().clone(), p.grad.clone())
+    torch.testing.assert_close(results[ours][0], results[torch.optim][0], rtol=0, atol=0)
+    assert torch.equal(results[ours][1], torch.ones(3))
+    assert not torch.equal(results[torch.optim][1], torch.ones(3))  # 1 + 0.9 * 1.9 = 2.71
