@@ -2,12 +2,13 @@
 
 ``scripts/build_book.py --out <tmp>`` renders notebooks 01, 02 and 05 (their committed outputs, not
 re-run); each page is opened in headless Chromium (conftest.py's ``browser``: Debian's chromium, the
-course's launch flags) with every request that is not a local file aborted and counted. On each page
-the test finds the Plotly figure that notebook's ``course_lib.plots.interactive`` cell stored, clicks
-the last tick of its slider, waits for the slider to settle there, and checks that the traces the
-frames animate now hold exactly the numbers of the last frame in the notebook (and differ from what
-was shown before), that the status annotation is the last frame's, and that the page raised no
-JavaScript error and asked for nothing on the network.
+course's launch flags) with every request that is not a local file aborted and counted (the local
+MathJax is aborted too, see ``_offline_page``). On each page the test finds the Plotly figure that
+the notebook's ``course_lib.plots.interactive`` cell stored, clicks the last tick of its slider, waits
+for the slider to settle there, and checks that the traces the frames animate now hold exactly the
+numbers of the last frame in the notebook (and differ from what was shown before), that the status
+annotation is the last frame's, and that the page raised no JavaScript error and asked for nothing
+on the network.
 """
 
 from __future__ import annotations
@@ -59,15 +60,22 @@ def book(tmp_path_factory) -> Path:
 
 
 def _offline_page(browser):
-    """A page that aborts (and records) every request that is not a local file, and records errors."""
+    """A page that aborts (and records) every request that is not a local file, and records errors.
+
+    The book's local MathJax is aborted too, without being recorded: typesetting three long pages
+    is most of the CPU time of this test, and the maths is the offline-book test's subject.
+    """
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     blocked, errors = [], []
 
     def route(r):
-        if r.request.url.startswith(("file:", "data:", "blob:")):
+        url = r.request.url
+        if url.startswith("file:") and "/_static/mathjax/" in url:
+            r.abort()
+        elif url.startswith(("file:", "data:", "blob:")):
             r.continue_()
         else:
-            blocked.append(r.request.url)
+            blocked.append(url)
             r.abort()
 
     page.route("**/*", route)
