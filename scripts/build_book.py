@@ -14,15 +14,16 @@ Offline: nothing is loaded from the network. Every page's scripts and style shee
 paths into ``build/_static/``, copied from pinned packages of the course environment:
 
 * ``_static/mathjax/``: MathJax 2.7 from jupyter-server-mathjax (its one combined configuration,
-  ``TeX-AMS-MML_HTMLorMML-full``, the HTML-CSS output and its STIX-Web fonts; about 2.9 MB). The
+  ``TeX-AMS-MML_HTMLorMML-full``, the HTML-CSS output and its STIX-Web fonts; 2.2 MB). The
   package ships no CommonHTML output and no TeX fonts, so the pages use HTML-CSS with STIX-Web.
   Left out: the SVG output, the localisations (the menu stays in English) and the accessibility
   explorer's speech rules (``a11y/mathmaps``, ``mathjax-sre.js``); the hidden MathML that screen
   readers read (AssistiveMML) is kept.
-* ``_static/reveal.js/``: reveal.js 5.2.0 from sphinx-revealjs (``dist/`` without source maps and the
-  speaker-notes plugin), for the slides only. ``--local-reveal DIR`` copies another unpacked reveal.js
-  (4 or 5) instead; ``REVEAL_PREFIX`` (a URL or a path relative to ``build/slides/``) loads it from
-  elsewhere and copies nothing.
+* ``_static/reveal.js/``: reveal.js 5.2.0 from sphinx-revealjs (``dist/`` with its themes and their
+  fonts, without source maps, and the speaker-notes plugin; 2.3 MB), for the slides only; the theme
+  is ``white``, whose fonts ship with it (``simple``, nbconvert's default, loads Google fonts).
+  ``--local-reveal DIR`` copies another unpacked reveal.js (4 or 5) instead; ``REVEAL_PREFIX`` (a
+  URL or a path relative to ``build/slides/``) loads it from elsewhere and copies nothing.
 * ``_static/plotly.min.js``: plotly.js from the plotly package, copied (4.8 MB) and loaded only when
   a page has a Plotly figure: every output of type ``application/vnd.plotly.v1+json`` (a figure, its
   slider steps and animation frames) becomes a ``<div>`` drawn by ``Plotly.newPlot`` (and
