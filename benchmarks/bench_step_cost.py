@@ -22,15 +22,17 @@ in the bandwidth part, which races the steps against the memory triad by wall cl
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
 import torch
 
 import course_lib.optim as ours
-from course_lib.experiments.step_cost import bytes_per_step, compile_now, race, roofline
+from course_lib.experiments.step_cost import bytes_per_step, race, roofline
 
 SETTINGS = {
     "SGD": {"lr": 1e-3, "momentum": 0.9},
@@ -48,6 +50,23 @@ COMPILED = [(64, 64)] * 10 + [(64,)] * 10  # compile time grows with the number 
 SWEEP_TOTAL = 2**20
 SWEEP_COUNTS = (1, 16, 256, 2048)
 LARGE = 10_000_000
+
+
+def compile_now(fn: Callable[[], object]) -> Callable[[], object]:
+    """``torch.compile(fn)``, compiled by its first call in a fresh inductor cache (then removed),
+    so the time of this call is a real compile, not a hit in a cache left by an earlier run."""
+    compiled = torch.compile(fn, dynamic=False)
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="bench_inductor_") as folder:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+        try:
+            compiled()
+        finally:
+            if before is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+    return compiled
 
 
 def make_tensors(shapes, seed: int = 0) -> list[torch.Tensor]:
