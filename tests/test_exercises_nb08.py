@@ -15,6 +15,7 @@ SOLUTIONS = {
     nb08.check_sweep_lr: math.sqrt(1e-6 * 10.0),  # the geometric midpoint, 10 ** -2.5
     nb08.check_smoothed_loss: (0.98 * 0.02 * 2.0 + 0.02 * 1.0) / (1 - 0.98**2),  # 1.4949...
     nb08.check_onecycle_momentum: 0.85,  # base_momentum at the peak rate
+    nb08.check_comparison_runs: 3 * 3 * 1 + 3 * 5,  # 9 tuning runs + 15 re-trained runs
 }
 
 
@@ -49,6 +50,11 @@ SOLUTIONS = {
             "0.9 is the optimizer's own momentum; OneCycleLR overwrites",
         ),
         (nb08.check_onecycle_momentum, 0.5, "Not quite (0.5). Record param_groups[0]['momentum']"),
+        (nb08.check_comparison_runs, 9, "That counts the tuning only"),
+        (nb08.check_comparison_runs, 15, "That counts the evaluation only"),
+        # tuning on every evaluation seed: 3 x 3 x 5
+        (nb08.check_comparison_runs, 45, "Tuning runs on the tuning seed only"),
+        (nb08.check_comparison_runs, 30, "Not quite (30). Count the tuning runs"),
     ],
 )
 def test_check_rejects_a_typical_mistake_with_its_hint(check, wrong, hint, capsys):
@@ -219,3 +225,10 @@ def test_reference_sweep_is_lr_find_stopping_on_divergence_after_restarting_the_
     assert result.lrs == pytest.approx(nb08.sweep_lrs(1e-4, 100.0, 40)[: len(result.lrs)])
     _, opt, _ = nb08.sweep_setup()
     assert opt.state and opt.param_groups[0]["lr"] == nb08.LR  # state to restore, a rate to restore
+
+
+def test_comparison_runs_check_follows_its_arguments(capsys):
+    # 2 schedules x 2 candidates x 2 tuning seeds + 2 schedules x 3 evaluation seeds
+    assert nb08.check_comparison_runs(14, schedules=2, candidates=2, tune_seeds=2, eval_seeds=3)
+    assert "8 tuning runs on the validation split and 6 re-trained runs" in capsys.readouterr().out
+    assert nb08.check_comparison_runs(24, schedules=2, candidates=2, tune_seeds=2) is False

@@ -24,6 +24,7 @@ from course_lib.schedulers import OneCycleLR
 
 __all__ = [
     "RateWatchSGD",
+    "check_comparison_runs",
     "check_onecycle_momentum",
     "check_range_test",
     "check_smoothed_loss",
@@ -126,6 +127,42 @@ def check_onecycle_momentum(answer, max_lr: float = 0.1, total_steps: int = 100)
 #: (restarted when it runs out), with SGD at rate LR and momentum MOMENTUM before the sweep.
 START_LR, END_LR, NUM_ITER, BATCHES = 1e-4, 100.0, 40, 4
 LR, MOMENTUM = 0.05, 0.9
+
+
+def check_comparison_runs(
+    answer, schedules: int = 3, candidates: int = 3, tune_seeds: int = 1, eval_seeds: int = 5
+) -> bool:
+    """Exercise 5: how many training runs a tuned, paired comparison of schedules takes.
+
+    Each of the ``schedules`` is tuned over the same ``candidates`` rates on ``tune_seeds`` seeds
+    (scored on the validation split), then re-trained at its kept rate on all training images on
+    each of ``eval_seeds`` seeds (scored on the test set):
+    :math:`S\\,(C\\,n_{\\text{tune}} + n_{\\text{eval}})` runs, the range test aside.
+    """
+    value = _read_number(answer)
+    if value is None:
+        return False
+    tuning, evaluation = schedules * candidates * tune_seeds, schedules * eval_seeds
+    if math.isclose(value, tuning + evaluation):
+        print(
+            f"Correct: {tuning} tuning runs on the validation split and {evaluation} re-trained "
+            "runs scored on the test set; the same budget for every schedule."
+        )
+        return True
+    if math.isclose(value, tuning):
+        print(
+            "That counts the tuning only: each schedule is then re-trained on every evaluation seed."
+        )
+    elif math.isclose(value, evaluation):
+        print("That counts the evaluation only: each schedule first tries every candidate rate.")
+    elif math.isclose(value, schedules * candidates * eval_seeds):
+        print("Tuning runs on the tuning seed only, not on every evaluation seed; then re-train.")
+    else:
+        print(
+            f"Not quite ({value:g}). Count the tuning runs (schedules x candidates x tuning seeds), "
+            "then the evaluation runs (schedules x evaluation seeds)."
+        )
+    return False
 
 
 class RateWatchSGD(torch.optim.SGD):
