@@ -4,6 +4,9 @@ No test asserts a time: timing helpers are checked with a fake clock (their cont
 each function runs, in which order, what the samples are), bandwidth helpers for their shape.
 """
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -247,3 +250,16 @@ def test_state_row_reports_bytes_with_and_without_scalars():
     assert row.scalars == ("mu_product", "step")
     assert row.tensor_bytes_per_param == 8.0
     assert row.bytes_per_param == 8.0 + 2 * 2 * 4 / 36
+
+
+def test_fresh_inductor_cache_points_torch_to_a_temporary_folder_and_removes_it(monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere")
+    with sc.fresh_inductor_cache() as folder:
+        assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == folder != "/somewhere"
+        (Path(folder) / "kernel.cpp").write_text("// a cached kernel")
+    assert not os.path.exists(folder)
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/somewhere"
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    with pytest.raises(RuntimeError, match="inside"), sc.fresh_inductor_cache() as folder:
+        raise RuntimeError("inside")
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ and not os.path.exists(folder)

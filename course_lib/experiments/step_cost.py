@@ -34,9 +34,13 @@ compared, never a time against a number written down elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +61,7 @@ __all__ = [
     "adam_update",
     "bytes_per_step",
     "expected_state",
+    "fresh_inductor_cache",
     "full_state_tensors",
     "make_params",
     "measured_state",
@@ -503,19 +508,19 @@ class Roofline:
     numel: int
     traffic: dict[str, int]
     race: Race
+    triad_bytes: int
 
     def fraction(self, name: str) -> Ratio:
         """Per repeat, the step's achieved bytes/s (``traffic / t``) over the triad's bytes/s."""
-        triad_bytes = 3 * self.numel * 4
         step_bytes = check_name("name", name, self.traffic)
         ratio = self.race.ratio("triad", name)
-        samples = tuple(r * step_bytes / triad_bytes for r in ratio.samples)
+        samples = tuple(r * step_bytes / self.triad_bytes for r in ratio.samples)
         return Ratio(name, "triad", samples)
 
     def bandwidth(self, name: str) -> float:
         """The median achieved bytes per second of ``name`` (``"triad"`` for the triad's own)."""
         if name == "triad":
-            return 3 * self.numel * 4 / self.race.timings["triad"].median
+            return self.triad_bytes / self.race.timings["triad"].median
         return self.traffic[name] / check_name("name", name, self.race.timings).median
 
 
@@ -541,7 +546,8 @@ def roofline(
     fns: dict[str, Callable[[], object]] = {"triad": lambda: a.add_(b, alpha=1e-7)}
     fns.update({name: fn for name, (fn, _) in steps.items()})
     timed = race(fns, warmup=warmup, repeats=repeats)
-    return Roofline(numel, {name: nbytes for name, (_, nbytes) in steps.items()}, timed)
+    traffic = {name: nbytes for name, (_, nbytes) in steps.items()}
+    return Roofline(numel, traffic, timed, 3 * numel * a.element_size())
 
 
 def adam_update(
@@ -622,3 +628,32 @@ def per_tensor_overhead(sweep: Mapping[int, Race], name: str, total: int) -> flo
     t_many = sweep[many].timings[name].median
     per_tensor = (t_many - t_few) / (many - few)
     return per_tensor / (t_few / total)
+
+
+@contextlib.contextmanager
+def fresh_inductor_cache() -> Iterator[str]:
+    """Run ``torch.compile``'s compilations in a new temporary cache folder, then remove it.
+
+    ``TORCHINDUCTOR_CACHE_DIR`` points to the folder inside the block and is put back afterwards;
+    compile *and use* the compiled function inside the block (a later call may touch the cache).
+    Nothing is left on disk, and no kernel cached by an earlier run is reused: torch 2.13's shared
+    cache can hand a kernel generated for one CPU instruction set to a run with
+    ``ATEN_CPU_CAPABILITY=default``, where it fails to build.
+
+        >>> with fresh_inductor_cache() as folder:
+        ...     os.environ["TORCHINDUCTOR_CACHE_DIR"] == folder
+        True
+        >>> os.path.exists(folder)
+        False
+    """
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    folder = tempfile.mkdtemp(prefix="course_inductor_")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+        shutil.rmtree(folder, ignore_errors=True)
