@@ -383,7 +383,7 @@ def momentum_explorer_figure(
 
     Example:
         >>> fig = momentum_explorer_figure(lr=1.9, momentums=[0.0, 0.9], steps=50)
-        >>> print(fig.frames[1].layout.annotations[0].text.split("<br>")[1][:30])
+        >>> print(fig.frames[1].layout.annotations[0].text.split("<br>")[1].split(" (")[0])
         Nesterov: diverged at step 18
     """
     check_number("lr", lr, low=0.0)
