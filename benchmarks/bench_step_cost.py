@@ -22,12 +22,13 @@ in the bandwidth part, which races the steps against the memory triad by wall cl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -52,20 +53,26 @@ SWEEP_COUNTS = (1, 16, 256, 2048)
 LARGE = 10_000_000
 
 
-def compile_now(fn: Callable[[], object]) -> Callable[[], object]:
-    """``torch.compile(fn)``, compiled by its first call in a fresh inductor cache (then removed),
-    so the time of this call is a real compile, not a hit in a cache left by an earlier run."""
-    compiled = torch.compile(fn, dynamic=False)
+@contextlib.contextmanager
+def fresh_inductor_cache() -> Iterator[None]:
+    """Compile and run compiled code in a new inductor cache folder, removed afterwards, so the
+    first call's time is a real compile, not a hit in a cache left by an earlier run."""
     before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="bench_inductor_") as folder:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
         try:
-            compiled()
+            yield
         finally:
             if before is None:
                 os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
             else:
                 os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+
+
+def compile_now(fn: Callable[[], object]) -> Callable[[], object]:
+    """``torch.compile(fn)``, compiled by one call (use it inside :func:`fresh_inductor_cache`)."""
+    compiled = torch.compile(fn, dynamic=False)
+    compiled()
     return compiled
 
 
@@ -215,9 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{repeats} repeats of {number} steps per candidate; medians of per-repeat ratios\n")
     small_tensors(repeats, number)
     sweep(repeats, max(1, number // 3))
-    if not args.no_compile:
-        compiled_adam(repeats, number)
-    bandwidth(repeats, compile_large=not args.no_compile)
+    with fresh_inductor_cache():
+        if not args.no_compile:
+            compiled_adam(repeats, number)
+        bandwidth(repeats, compile_large=not args.no_compile)
     return 0
 
 
