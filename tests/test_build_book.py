@@ -20,6 +20,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+# One group: the tiny site is built once, on one xdist worker (make test runs --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("build_book")
 ROOT = Path(__file__).resolve().parents[1]
 # A 1x1 PNG.
 PNG = base64.b64encode(

@@ -26,7 +26,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-pytestmark = [pytest.mark.browser]
+# One group: the site is built once, on one xdist worker (make test runs --dist loadgroup).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("offline_book")]
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ("03_adaptive_methods", "01_gradient_descent")  # the committed notebooks with the most maths
