@@ -101,9 +101,12 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## bench: optimizer speed against torch.optim (ratios ours/torch)
+## bench: optimizer speed against torch.optim (ratios ours/torch), then what a step costs: loop vs
+## foreach vs torch.compile against the number of tensors, and the bandwidth reached against a triad
+## measured in the same run (several minutes; `benchmarks/bench_step_cost.py --no-compile` skips compiling)
 bench: setup
 	$(PY) benchmarks/bench_optim.py
+	$(PY) benchmarks/bench_step_cost.py
 
 ## bench-notebooks: each notebook's wall time in smoke and full mode (the README's table)
 bench-notebooks: setup

@@ -22,6 +22,8 @@ SHAPES = [(5, 3), (3,), (4,), (2, 2), (6,)]
 RTOL, ATOL = 1e-8, 1e-12
 NAMES = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam"]
 TORCH_ONLY_ARGS = {"foreach", "fused", "capturable", "differentiable"}
+# These take torch's foreach switch (course_lib.optim.foreach, tests/test_optim_foreach.py).
+WITH_FOREACH = {"SGD", "Adam", "AdamW"}
 
 
 @functools.cache
@@ -307,7 +309,8 @@ def test_named_parameters_are_accepted_like_torch(name):
 def test_signature_is_torchs_without_foreach_fused_capturable_differentiable(name):
     ours_sig = inspect.signature(getattr(ours, name))
     torch_sig = inspect.signature(getattr(torch.optim, name))
-    expected = [p for p in torch_sig.parameters.values() if p.name not in TORCH_ONLY_ARGS]
+    left_out = TORCH_ONLY_ARGS - {"foreach"} if name in WITH_FOREACH else TORCH_ONLY_ARGS
+    expected = [p for p in torch_sig.parameters.values() if p.name not in left_out]
     got = list(ours_sig.parameters.values())
     assert [p.name for p in got] == [p.name for p in expected]
     assert [p.default for p in got] == [p.default for p in expected]
