@@ -14,6 +14,8 @@ matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
   (notebook 05).
 - ``transfer``: a short differential fine-tune (notebook 07).
 - ``lr_finder``: the LR range test and its reading (notebook 08).
+- ``real_images``: constant, cosine and one-cycle compared on the real MNIST digits with a 2-D CNN:
+  range test, equal-budget tuning on a validation split, paired test seeds (notebook 08).
 - ``muon``: Newton-Schulz on the singular values of a matrix, Muon's step (notebook 09).
 - ``after_adam``: optimizer state in bytes, the time-to-target benchmark with equal tuning
   budgets (notebook 09).
@@ -22,4 +24,7 @@ matplotlib (``course_lib.plots`` draws, ``course_lib.widgets`` shows).
   GradScaler's skipped steps, bf16 Adam's lost updates, full checkpoints (notebook 11).
 - ``large_batch``: the linear scaling rule with warm-up, the gradient noise scale, LARS and LAMB at a
   large batch (notebook 12).
+- ``step_cost``: what an optimizer step costs: state bytes per parameter, step time against the
+  number of tensors (loop and foreach), bytes moved against a measured triad bandwidth (notebook 13).
+- ``pitfalls``: the ten broken snippets of the pitfalls clinic, measured and fixed (notebook P).
 """
