@@ -263,3 +263,13 @@ def test_fresh_inductor_cache_points_torch_to_a_temporary_folder_and_removes_it(
     with pytest.raises(RuntimeError, match="inside"), sc.fresh_inductor_cache() as folder:
         raise RuntimeError("inside")
     assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ and not os.path.exists(folder)
+
+
+def test_cpp_compiler_is_found_on_the_path_and_none_without_one(monkeypatch, tmp_path):
+    fake = tmp_path / "g++"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sc.cpp_compiler() == str(fake)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert sc.cpp_compiler() is None

@@ -60,6 +60,7 @@ __all__ = [
     "Timing",
     "adam_update",
     "bytes_per_step",
+    "cpp_compiler",
     "expected_state",
     "fresh_inductor_cache",
     "full_state_tensors",
@@ -628,6 +629,20 @@ def per_tensor_overhead(sweep: Mapping[int, Race], name: str, total: int) -> flo
     t_many = sweep[many].timings[name].median
     per_tensor = (t_many - t_few) / (many - few)
     return per_tensor / (t_few / total)
+
+
+def cpp_compiler() -> str | None:
+    """The C++ compiler ``torch.compile`` builds CPU kernels with (``$CXX`` or g++), or None.
+
+    Inductor writes a compiled function as C++ and builds it; on a machine without a compiler the
+    first call fails, so notebook 13 skips its torch.compile section there and says why.
+    """
+    from torch._inductor import config
+
+    for name in config.cpp.cxx:
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
 
 
 @contextlib.contextmanager
