@@ -90,6 +90,7 @@ CI_CONDITIONS = (("portable", 1),)
 CI_SLOWEST_FIRST = (
     "08_lr_finder_one_cycle",
     "12_beyond_one_machine",
+    "13_what_a_step_costs",
     "07_transfer_learning",
     "03_adaptive_methods",
     "09_after_adam",
