@@ -428,7 +428,7 @@ def test_sparse_gradient_raises_a_clear_error_at_step(cls):
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 def test_torch_only_switches_are_not_accepted(cls):
     switches = ["fused", "capturable", "differentiable"]
-    if cls.__name__ not in {"SGD", "Adam", "AdamW"}:  # these take foreach (course_lib.optim.foreach)
+    if cls.__name__ not in {"SGD", "Adam", "AdamW"}:  # these three take foreach (optim/foreach.py)
         switches.append("foreach")
     for switch in switches:
         with pytest.raises(TypeError, match=switch):
