@@ -10,10 +10,8 @@ browser test (tests/browser/test_offline_book.py) opens such pages with the netw
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -38,14 +36,8 @@ FIGURE = {
 
 
 @pytest.fixture(scope="module")
-def book():
-    name = "course_build_book"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "build_book.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+def book(load_script):
+    return load_script("scripts/build_book.py")
 
 
 def tiny_notebook():

@@ -64,6 +64,7 @@ __all__ = [
     "state_bytes",
     "state_memory",
     "steps_to_target",
+    "tensor_bytes",
     "train_run",
     "tune",
     "update_rms",
@@ -94,14 +95,14 @@ STATE_OPTIMIZERS: dict[str, tuple[str, dict]] = {
 }
 
 
-def _tensor_bytes(obj) -> int:
+def tensor_bytes(obj) -> int:
     """Bytes of every tensor in ``obj`` (a tensor, or lists / tuples / dicts holding tensors)."""
     if isinstance(obj, torch.Tensor):
         return obj.numel() * obj.element_size()
     if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(o) for o in obj)
+        return sum(tensor_bytes(o) for o in obj)
     if isinstance(obj, dict):
-        return sum(_tensor_bytes(o) for o in obj.values())
+        return sum(tensor_bytes(o) for o in obj.values())
     return 0
 
 
@@ -115,7 +116,7 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> int:
         >>> state_bytes(opt)  # exp_avg and exp_avg_sq, 10 float32 each, and a float32 step
         84
     """
-    return _tensor_bytes(optimizer.state_dict()["state"])
+    return tensor_bytes(optimizer.state_dict()["state"])
 
 
 def _is_matrix(name: str, param: torch.Tensor) -> bool:

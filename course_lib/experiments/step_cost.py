@@ -49,7 +49,7 @@ from torch import nn
 
 from course_lib import optim
 from course_lib._validation import check_callable, check_int, check_name, check_number
-from course_lib.experiments.after_adam import STATE_OPTIMIZERS, muon_param_groups
+from course_lib.experiments.after_adam import STATE_OPTIMIZERS, muon_param_groups, tensor_bytes
 
 __all__ = [
     "STATE_LABELS",
@@ -87,16 +87,6 @@ Clock = Callable[[], float]
 # --- state memory ---------------------------------------------------------------------------------
 
 
-def _tensor_bytes(obj) -> int:
-    if isinstance(obj, torch.Tensor):
-        return obj.numel() * obj.element_size()
-    if isinstance(obj, (list, tuple)):
-        return sum(_tensor_bytes(o) for o in obj)
-    if isinstance(obj, dict):
-        return sum(_tensor_bytes(o) for o in obj.values())
-    return 0
-
-
 def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -113,7 +103,7 @@ def measured_state(optimizer: torch.optim.Optimizer) -> dict[str, int]:
     out: dict[str, int] = {}
     for per_param in optimizer.state_dict()["state"].values():
         for key, value in per_param.items():
-            out[key] = out.get(key, 0) + _tensor_bytes(value)
+            out[key] = out.get(key, 0) + tensor_bytes(value)
     return out
 
 

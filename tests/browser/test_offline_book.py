@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import functools
 import http.server
-import importlib.util
 import json
 import re
-import sys
 import threading
 from pathlib import Path
 
@@ -48,16 +46,6 @@ PROSE = """root => [...root.querySelectorAll('.jp-RenderedMarkdown, .jp-Markdown
   copy.querySelectorAll('code, pre, script, .MJX_Assistive_MathML').forEach(n => n.remove());
   return copy.textContent;
 }).join('\\n')"""
-
-
-def _build_book():
-    name = "course_build_book"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "build_book.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def plotly_figure() -> dict:
@@ -104,12 +92,12 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, load_script):
     """The built site, served on 127.0.0.1: yields its base URL and folder."""
     tmp = tmp_path_factory.mktemp("offline_book")
     nbformat.write(plotly_notebook(), tmp / f"{DEMO}.ipynb")
     out = tmp / "site"
-    book = _build_book()
+    book = load_script("scripts/build_book.py")
     names = (*BOOK, DECK)
     pages = [ROOT / "notebooks" / f"{name}.ipynb" for name in names] + [tmp / f"{DEMO}.ipynb"]
     deck = ROOT / "notebooks" / f"{DECK}.ipynb"
