@@ -92,6 +92,16 @@ def _check_input(x: torch.Tensor, length: int, where: str) -> None:
         )
 
 
+def _classifier(in_features: int, num_classes: int, dropout: float = 0.0) -> nn.Sequential:
+    """The head every model ends with: ``Flatten (-> Dropout) -> linear``."""
+    head = nn.Sequential()
+    head.add_module("flatten", nn.Flatten())
+    if dropout > 0:
+        head.add_module("dropout", nn.Dropout(dropout))
+    head.add_module("linear", nn.Linear(in_features, num_classes))
+    return head
+
+
 class LogisticRegression(nn.Module):
     """Multinomial logistic regression: one linear layer, :math:`\\hat y = W x + b`.
 
@@ -116,9 +126,7 @@ class LogisticRegression(nn.Module):
         self.num_classes = check_int("num_classes", num_classes, low=2)
         with _seeded(seed):
             self.features = nn.Sequential()
-            self.classifier = nn.Sequential()
-            self.classifier.add_module("flatten", nn.Flatten())
-            self.classifier.add_module("linear", nn.Linear(in_features, num_classes))
+            self.classifier = _classifier(in_features, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_features, "LogisticRegression")
@@ -172,9 +180,7 @@ class MLP(nn.Module):
                     block.add_module("dropout", nn.Dropout(self.dropout))
                 self.features.add_module(f"block{i}", block)
                 width = h
-            self.classifier = nn.Sequential()
-            self.classifier.add_module("flatten", nn.Flatten())
-            self.classifier.add_module("linear", nn.Linear(width, num_classes))
+            self.classifier = _classifier(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_features, "MLP")
@@ -251,11 +257,7 @@ class CNN(nn.Module):
                 block.add_module("relu", nn.ReLU())
                 self.features.add_module(f"block{i}", block)
                 width = c
-            self.classifier = nn.Sequential()
-            self.classifier.add_module("flatten", nn.Flatten())
-            if self.dropout > 0:
-                self.classifier.add_module("dropout", nn.Dropout(self.dropout))
-            self.classifier.add_module("linear", nn.Linear(width * length, num_classes))
+            self.classifier = _classifier(width * length, num_classes, self.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_length, "CNN")
@@ -347,11 +349,7 @@ class CNN2d(nn.Module):
                 block.add_module("pool", nn.MaxPool2d(2))
                 self.features.add_module(f"block{i}", block)
                 width = c
-            self.classifier = nn.Sequential()
-            self.classifier.add_module("flatten", nn.Flatten())
-            if self.dropout > 0:
-                self.classifier.add_module("dropout", nn.Dropout(self.dropout))
-            self.classifier.add_module("linear", nn.Linear(width * side * side, num_classes))
+            self.classifier = _classifier(width * side * side, num_classes, self.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input(x, self.in_size, "CNN2d")
