@@ -174,13 +174,19 @@ def pair(name, sample, dtype):
 
 @pytest.mark.parametrize(("name", "sample", "dtype"), SAMPLES)
 def test_sample_input_steps_are_torchs_bitwise(name, sample, dtype):
+    _, our_params = _step_both_and_compare(name, sample, dtype)
+    assert not torch.equal(our_params[0], make_params(dtype, name)[0])  # the steps moved something
+
+
+def _step_both_and_compare(name, sample, dtype):
+    """Take STEPS steps with ours and torch's on the same sample; losses and state must be bitwise."""
     (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
     our_losses = steps(our_opt, our_params, STEPS)
     torch_losses = steps(torch_opt, torch_params, STEPS)
     for a, b in zip(our_losses, torch_losses, strict=True):
         assert_same_entry(a, b, "loss")
     assert_identical(our_opt, torch_opt)
-    assert not torch.equal(our_params[0], make_params(dtype, name)[0])  # the steps moved something
+    return (our_opt, torch_opt), our_params
 
 
 @pytest.mark.parametrize(("name", "sample", "dtype"), SAMPLES)
@@ -412,12 +418,7 @@ FOREACH_SAMPLES = [
 def test_sample_input_steps_with_foreach_are_torchs_foreach_steps_bitwise(name, sample, dtype):
     sample = copy.copy(sample)
     sample.kwargs = {**sample.kwargs, "foreach": True}
-    (our_opt, our_params), (torch_opt, torch_params) = pair(name, sample, dtype)
-    our_losses = steps(our_opt, our_params, STEPS)
-    torch_losses = steps(torch_opt, torch_params, STEPS)
-    for a, b in zip(our_losses, torch_losses, strict=True):
-        assert_same_entry(a, b, "loss")
-    assert_identical(our_opt, torch_opt)
+    (our_opt, torch_opt), _ = _step_both_and_compare(name, sample, dtype)
     assert our_opt.param_groups[0]["foreach"] is torch_opt.param_groups[0]["foreach"] is True
 
 
