@@ -295,15 +295,11 @@ def mean_interval(values, level: float = 0.95) -> tuple[float, float]:
         >>> mean, round(half, 3)
         (2.0, 2.484)
     """
-    from scipy import stats
-
-    check_number("level", level, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
     x = [float(v) for v in values]
     if len(x) < 2:
         raise ValueError(f"values must hold at least 2 numbers for an interval, got {len(x)}")
-    mean = sum(x) / len(x)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1))
-    return mean, float(stats.t.ppf((1 + level) / 2, len(x) - 1) * sd / math.sqrt(len(x)))
+    ci = compare.paired_difference(x, [0.0] * len(x), level=level, names=("values", "0"))
+    return ci.mean, ci.high - ci.mean
 
 
 def _grid(center: float, factors: Sequence[float]) -> tuple[float, ...]:
