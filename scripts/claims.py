@@ -35,7 +35,8 @@ compares its checked cells with the committed ones exactly as nbval does (:func:
 :func:`checked_output_mismatches`: nbval's own tag and comment parsing, stream coalescing and skipped
 keys; no sanitizer, as in the nbval run), then moves the sliders. When all of that passed it writes a
 *lab record* (``build/claims/lab/<condition>/<notebook>.json``) holding :func:`tree_fingerprint`, a
-hash of every file of the working tree and of the installed packages. ``--ci`` leaves out of its
+hash of every file of the working tree and of the installed packages, and the :func:`tree_manifest` it
+hashes (so a stale record says which file or package changed). ``--ci`` leaves out of its
 nbval run each notebook whose record matches the tree as it is now (:func:`lab_covered`), so in
 ``make test`` (browser tests first, then this script) a widget notebook runs once in full mode, in
 the browser, not twice. A missing record (no Chromium: the browser tests skip), a failed lab run (no
@@ -263,10 +264,11 @@ def checked_output_mismatches(committed, executed) -> list[str]:
     return problems
 
 
-def tree_fingerprint(root: Path = runner.ROOT) -> str | None:
-    """sha256 of what a notebook run depends on: every file of the working tree (git's tracked and
-    untracked, ignored ones left out) with its path, the Python version and the installed packages.
-    None without git (then no lab record is ever trusted)."""
+def tree_manifest(root: Path = runner.ROOT) -> dict | None:
+    """What a notebook run depends on: ``{"python": ..., "packages": [...], "files": {path: sha256}}``
+    for every file of the working tree (git's tracked and untracked, ignored ones left out; ``"-"``
+    for a listed path that is not a file), the Python version and the installed packages. None
+    without git (then no lab record is ever trusted)."""
     try:
         listed = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
@@ -276,16 +278,49 @@ def tree_fingerprint(root: Path = runner.ROOT) -> str | None:
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    digest = hashlib.sha256(f"{sys.version}|{platform.machine()}".encode())
+    files = {}
     for name in sorted(set(listed.decode().split("\0")) - {""}):
         path = root / name
-        digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"-")
+        files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
     packages = sorted(
         f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
     )
-    digest.update("\n".join(packages).encode())
-    return digest.hexdigest()
+    return {"python": f"{sys.version}|{platform.machine()}", "packages": packages, "files": files}
+
+
+def tree_fingerprint(root: Path = runner.ROOT) -> str | None:
+    """sha256 of :func:`tree_manifest` (None without git)."""
+    manifest = tree_manifest(root)
+    return None if manifest is None else manifest_digest(manifest)
+
+
+def manifest_digest(manifest: dict) -> str:
+    """The fingerprint of a :func:`tree_manifest`."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def manifest_changes(old: dict, new: dict, limit: int = 10) -> list[str]:
+    """What differs between two :func:`tree_manifest` s, one line each (at most ``limit``).
+
+    >>> a = {"python": "3.11", "packages": ["x==1"], "files": {"a.py": "1", "b.py": "2"}}
+    >>> b = {"python": "3.11", "packages": ["x==2"], "files": {"a.py": "9", "c.py": "3"}}
+    >>> manifest_changes(a, b)
+    ['package only before: x==1', 'package only now: x==2', 'file changed: a.py', \
+'file only before: b.py', 'file only now: c.py']
+    """
+    lines = [] if old.get("python") == new.get("python") else ["the Python version differs"]
+    was, now = set(old.get("packages", [])), set(new.get("packages", []))
+    lines += [f"package only before: {p}" for p in sorted(was - now)]
+    lines += [f"package only now: {p}" for p in sorted(now - was)]
+    before, after = old.get("files", {}), new.get("files", {})
+    for name in sorted(before.keys() | after.keys()):
+        if name not in after:
+            lines.append(f"file only before: {name}")
+        elif name not in before:
+            lines.append(f"file only now: {name}")
+        elif before[name] != after[name]:
+            lines.append(f"file changed: {name}")
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
 def lab_record_path(notebook: str, condition: tuple[str, int]) -> Path:
@@ -294,7 +329,8 @@ def lab_record_path(notebook: str, condition: tuple[str, int]) -> Path:
 
 
 def write_lab_record(notebook: str, condition: tuple[str, int], tree: str, **facts) -> Path:
-    """Record that ``notebook`` passed the CI checks in JupyterLab on the tree ``tree``."""
+    """Record that ``notebook`` passed the CI checks in JupyterLab on the tree ``tree`` (``facts``
+    may hold its ``manifest``, so that a stale record can say what changed)."""
     path = lab_record_path(notebook, condition)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"notebook": Path(notebook).name, "condition": condition_name(*condition)}
@@ -303,7 +339,9 @@ def write_lab_record(notebook: str, condition: tuple[str, int], tree: str, **fac
 
 
 def lab_covered(notebooks: list[Path], condition: tuple[str, int]) -> list[Path]:
-    """The ``notebooks`` whose lab record under ``condition`` was made on the tree as it is now."""
+    """The ``notebooks`` whose lab record under ``condition`` was made on the tree as it is now.
+
+    For a record made on another tree it prints what changed since, when the record says."""
     records = [lab_record_path(nb.name, condition) for nb in notebooks]
     if not any(r.is_file() for r in records):
         return []
@@ -311,11 +349,14 @@ def lab_covered(notebooks: list[Path], condition: tuple[str, int]) -> list[Path]
     covered = []
     for nb, record in zip(notebooks, records):
         try:
-            ok = tree is not None and json.loads(record.read_text()).get("tree") == tree
+            saved = json.loads(record.read_text())
         except (OSError, ValueError):
-            ok = False
-        if ok:
+            continue
+        if tree is not None and saved.get("tree") == tree:
             covered.append(nb)
+        elif tree is not None and isinstance(saved.get("manifest"), dict):
+            changes = manifest_changes(saved["manifest"], tree_manifest() or {})
+            print(f"{nb.name}: its lab record is stale; since it was made:", *changes, sep="\n  ")
     return covered
 
 

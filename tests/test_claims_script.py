@@ -1,5 +1,7 @@
 """scripts/claims.py: the condition matrix, the failure line it prints, and its table."""
 
+import json
+
 import pytest
 
 
@@ -238,3 +240,31 @@ def test_ci_leaves_the_notebooks_the_lab_covered_out_of_the_nbval_run(claims, mo
     monkeypatch.setattr(claims, "lab_covered", lambda nbs, c: list(nbs))
     assert claims.ci_run(notebooks, ("portable", 1), 2) == 0
     assert len(calls) == 1, "nothing left for nbval"
+
+
+def test_a_stale_lab_record_says_which_files_and_packages_changed_since(
+    claims, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(claims, "LAB_RECORDS", tmp_path / "lab")
+    then = {"python": "3.11", "packages": ["x==1"], "files": {"a.py": "1", "b.py": "2"}}
+    now = {"python": "3.11", "packages": ["x==1"], "files": {"a.py": "1", "b.py": "3", "c": "4"}}
+    assert claims.manifest_digest(then) != claims.manifest_digest(now)
+    assert claims.manifest_digest(then) == claims.manifest_digest(json.loads(json.dumps(then)))
+    claims.write_lab_record("a.ipynb", ("portable", 1), claims.manifest_digest(then), manifest=then)
+    monkeypatch.setattr(claims, "tree_manifest", lambda: now)
+    monkeypatch.setattr(claims, "tree_fingerprint", lambda: claims.manifest_digest(now))
+    assert claims.lab_covered([tmp_path / "a.ipynb"], ("portable", 1)) == []
+    out = capsys.readouterr().out
+    assert "a.ipynb: its lab record is stale" in out
+    assert "file changed: b.py" in out and "file only now: c" in out and "a.py" not in out
+    many = {"files": {f"f{i}": str(i) for i in range(15)}}
+    assert claims.manifest_changes({}, many, limit=10)[-1] == "... and 5 more"
+
+
+def test_the_tree_fingerprint_is_the_digest_of_the_tree_manifest(claims):
+    manifest = claims.tree_manifest()
+    if manifest is None:
+        pytest.skip("git is missing")
+    assert "course_lib/__init__.py" in manifest["files"]
+    assert any(p.startswith("torch==") for p in manifest["packages"])
+    assert claims.tree_fingerprint() == claims.manifest_digest(manifest)

@@ -84,7 +84,7 @@ def test_widget_notebook_runs_in_full_mode_as_nbval_checks_it_and_its_sliders_dr
     """Also the notebook's claims-ci run of this tree (a lab record lets claims.py --ci skip it)."""
     record = claims.lab_record_path(widget_notebook, ci_condition)
     record.unlink(missing_ok=True)  # a failed run leaves no record, not an old one
-    tree = claims.tree_fingerprint()
+    manifest = claims.tree_manifest()
     files_before, git_before = files(lab_root), git_status()
     start = time.monotonic()
     seconds = _run_without_error(lab, widget_notebook)
@@ -109,7 +109,16 @@ def test_widget_notebook_runs_in_full_mode_as_nbval_checks_it_and_its_sliders_dr
         f"{len(views)} widget(s), {len(changes)} slider(s) moved, {total:.1f} s in all"
     )
     why_not = claims.lab_can_stand_in(committed)
-    if tree is not None and not why_not and claims.tree_fingerprint() == tree:
+    manifest_after = claims.tree_manifest()
+    if manifest is not None and manifest_after is not None and manifest_after != manifest:
+        print("the tree changed during the run, no lab record:",
+              *claims.manifest_changes(manifest, manifest_after), sep="\n  ")  # fmt: skip
+    elif manifest is not None and not why_not:
+        tree = claims.manifest_digest(manifest)
         claims.write_lab_record(
-            widget_notebook, ci_condition, tree, run_all_seconds=round(seconds, 1)
+            widget_notebook,
+            ci_condition,
+            tree,
+            run_all_seconds=round(seconds, 1),
+            manifest=manifest,
         )
