@@ -9,6 +9,7 @@ temporary folder removed.
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -128,16 +129,34 @@ def test_a_raising_worker_surfaces_its_error_and_the_group_is_shut_down():
         "from course_lib.distributed import run_worker, studies\n"
         "run_worker(studies.failing_study, message='boom from rank 1')\n"
     )
-    with pytest.raises(distributed.LaunchError) as info:
-        distributed.launch(script, timeout=TIMEOUT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a Python exception is never retried
+        with pytest.raises(distributed.LaunchError) as info:
+            distributed.launch(script, timeout=TIMEOUT, retries=1)
     error = info.value
     assert not isinstance(error, distributed.LaunchTimeout)
+    assert not error.crashed and error.root_signal is None and not error.saved
     assert error.returncode not in (0, None)
     assert "ValueError: boom from rank 1" in error.tails[1]
     assert "ValueError: boom from rank 1" in str(error)
     assert "rank 1: ValueError: boom from rank 1" in error.summary()
     assert _group_is_gone(error.pgid)
     assert error.folder and not Path(error.folder).exists()
+
+
+def test_a_rank_that_dies_of_a_signal_is_a_crash_and_retries_start_the_launch_again(tmp_path):
+    marker = tmp_path / "crashed-once"
+    script = (
+        "from course_lib.distributed import run_worker, studies\n"
+        f"run_worker(studies.crashing_study, marker={str(marker)!r})\n"
+    )
+    with pytest.warns(RuntimeWarning, match="crashed outside Python") as caught:
+        result = distributed.launch(script, timeout=TIMEOUT, retries=1)
+    assert result.values == [0, 1] and marker.exists()
+    (warning,) = [w for w in caught if "crashed outside Python" in str(w.message)]
+    assert "attempt 1 of 2" in str(warning.message)
+    assert "the first rank to fail killed by signal 6 (SIGABRT)" in str(warning.message)
+    assert _group_is_gone(result.pgid) and not Path(result.folder).exists()
 
 
 HANGING = (
@@ -182,6 +201,7 @@ def test_the_ranks_local_batches_together_are_the_one_process_global_batch(step)
         ({"script": "pass", "nproc_per_node": 0}, ValueError, "nproc_per_node must be an integer"),
         ({"script": "pass", "timeout": 0}, ValueError, "timeout must be a finite number > 0"),
         ({"script": "pass", "inputs": [1]}, TypeError, "inputs must be a dict"),
+        ({"script": "pass", "retries": 4}, ValueError, "retries must be an integer"),
     ],
 )
 def test_launch_rejects_bad_arguments_before_starting_anything(kwargs, error, match):

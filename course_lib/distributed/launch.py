@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from course_lib.distributed.worker import INPUTS_ENV, RESULT_ENV
 __all__ = ["LaunchError", "LaunchResult", "LaunchTimeout", "free_port", "launch"]
 
 TAIL_LINES = 12
+_ROOT_CAUSE = re.compile(r"Root Cause.*?exitcode\s*:\s*(-?\d+)", re.DOTALL)
 _EXCEPTION = re.compile(r"^(?:\[rank\d+\]:\s*)?((?:\w+\.)*\w*(?:Error|Exception|Interrupt)\b.*)$")
 
 
@@ -49,14 +51,39 @@ class LaunchError(RuntimeError):
         tails: rank -> the last lines of that rank's stderr.
         pgid: the process group the launch ran in (gone by the time this is raised).
         folder: the launch's temporary folder (removed by the time this is caught).
+        saved: whether rank 0 had saved every rank's value before the launch failed (the function
+            finished on every rank; what failed came after, at shutdown).
+        root_signal: the signal that ended the first rank to fail, from torchrun's report (6 for
+            SIGABRT), or None when it exited with a status (a Python exception).
     """
 
-    def __init__(self, message: str, returncode: int | None, tails: dict[int, str], pgid: int):
+    def __init__(
+        self,
+        message: str,
+        returncode: int | None,
+        tails: dict[int, str],
+        pgid: int,
+        *,
+        saved: bool = False,
+        root_signal: int | None = None,
+    ):
         super().__init__(message)
         self.returncode = returncode
         self.tails = tails
         self.pgid = pgid
         self.folder = ""
+        self.saved = saved
+        self.root_signal = root_signal
+
+    @property
+    def crashed(self) -> bool:
+        """Whether the first rank to fail died of a signal (an abort in native code, such as
+        ``terminate called ...``, or a kill) rather than exiting with a Python exception.
+
+        >>> LaunchError("x", 1, {}, 0, root_signal=6).crashed, LaunchError("x", 1, {}, 0).crashed
+        (True, False)
+        """
+        return self.root_signal is not None
 
     def summary(self) -> str:
         """One line per rank: the last exception line of its stderr, without paths or tracebacks.
@@ -140,6 +167,28 @@ def _tails(logs: Path, nproc_per_node: int) -> dict[int, str]:
     return tails
 
 
+def _root_signal(launcher: Path) -> int | None:
+    """The signal that ended torchrun's "Root Cause (first observed failure)" rank, if one did.
+
+    torchrun reports that rank's ``exitcode``; a negative one is minus the signal number.
+    """
+    text = launcher.read_text(errors="replace") if launcher.exists() else ""
+    found = _ROOT_CAUSE.search(text)
+    return -int(found.group(1)) if found and int(found.group(1)) < 0 else None
+
+
+def _signal_name(number: int) -> str:
+    """``signal 6 (SIGABRT)``.
+
+    >>> _signal_name(6), _signal_name(200)
+    ('signal 6 (SIGABRT)', 'signal 200')
+    """
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
 def _describe(tails: dict[int, str], launcher: Path | None = None) -> str:
     parts = []
     if launcher is not None and launcher.exists() and not any(tails.values()):
@@ -178,11 +227,20 @@ def _wait(proc: subprocess.Popen, timeout: float, logs: Path, nproc: int) -> Non
         _kill_group(proc)  # workers that outlived torchrun, if any
     if proc.returncode != 0:
         tails = _tails(logs, nproc)
+        saved = (logs.parent / "result.pt").exists()
+        root_signal = _root_signal(launcher)
+        how = (
+            f", the first rank to fail killed by {_signal_name(root_signal)}" if root_signal else ""
+        )
+        when = ", after rank 0 had saved every rank's value" if saved else ""
         raise LaunchError(
-            f"the launch failed with exit status {proc.returncode}\n{_describe(tails, launcher)}",
+            f"the launch failed with exit status {proc.returncode}{how}{when}\n"
+            f"{_describe(tails, launcher)}",
             proc.returncode,
             tails,
             proc.pid,
+            saved=saved,
+            root_signal=root_signal,
         )
 
 
@@ -192,6 +250,7 @@ def launch(
     inputs: dict | None = None,
     nproc_per_node: int = 2,
     timeout: float = 120.0,
+    retries: int = 0,
 ) -> LaunchResult:
     """Run ``script`` (Python source) on ``nproc_per_node`` local processes with torchrun.
 
@@ -204,6 +263,11 @@ def launch(
             (a data set made once here instead of once per rank), passed through a file.
         nproc_per_node: the number of processes (ranks), 1 to 8.
         timeout: seconds before the whole launch is killed (> 0), start-up included.
+        retries: how many times a launch whose first failing rank died of a signal
+            (:attr:`LaunchError.crashed`: an abort in native code, not a Python exception) is
+            started again, from scratch in a fresh folder, with a ``RuntimeWarning`` that says what
+            happened (0 to 3). A worker's Python exception and a timeout are never retried
+            (torchrun's own ``--max_restarts`` would restart those too).
 
     Returns:
         :class:`LaunchResult` with the ranks' return values.
@@ -217,8 +281,27 @@ def launch(
         raise TypeError(f"script must be a non-empty string of Python source, got {script!r:.60}")
     check_int("nproc_per_node", nproc_per_node, low=1, high=8)
     check_number("timeout", timeout, low=0.0, low_inclusive=False)
+    check_int("retries", retries, low=0, high=3)
     if inputs is not None and not isinstance(inputs, dict):
         raise TypeError(f"inputs must be a dict of keyword arguments or None, got {inputs!r:.60}")
+    for attempt in range(retries + 1):
+        try:
+            return _launch_once(script, inputs, nproc_per_node, float(timeout))
+        except LaunchError as error:
+            if isinstance(error, LaunchTimeout) or not error.crashed or attempt == retries:
+                raise
+            warnings.warn(
+                f"the launch crashed outside Python (attempt {attempt + 1} of {retries + 1}), "
+                f"started again:\n{error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _launch_once(
+    script: str, inputs: dict | None, nproc_per_node: int, timeout: float
+) -> LaunchResult:
     with tempfile.TemporaryDirectory(prefix="course_lib_launch_") as folder:
         root = Path(folder)
         (root / "worker.py").write_text(script, encoding="utf-8")
@@ -226,7 +309,7 @@ def launch(
             torch.save(inputs, root / "inputs.pt")
         start = time.perf_counter()
         try:
-            pgid = _run(root, nproc_per_node, float(timeout), with_inputs=inputs is not None)
+            pgid = _run(root, nproc_per_node, timeout, with_inputs=inputs is not None)
             values = _read_result(root, nproc_per_node, pgid)
         except LaunchError as error:
             error.folder = folder

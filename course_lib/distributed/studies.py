@@ -16,8 +16,10 @@ process group must exist); :func:`single_process_run` and :func:`max_abs_diff` r
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -426,6 +428,18 @@ def failing_study(*, failing_rank: int = 1, message: str = "this rank failed on 
     rank, _ = _rank_world()
     if rank == failing_rank:
         raise ValueError(message)
+    dist.barrier()
+    return rank
+
+
+def crashing_study(*, marker: str, crashing_rank: int = 1) -> int:
+    """Rank ``crashing_rank`` aborts (SIGABRT, as a native ``std::terminate`` does) the first time,
+    when the file ``marker`` does not exist yet (it creates it); afterwards it is :func:`failing_study`
+    without the failure. For the launcher's ``retries``."""
+    rank, _ = _rank_world()
+    if rank == crashing_rank and not os.path.exists(marker):
+        Path(marker).touch()
+        os.abort()
     dist.barrier()
     return rank
 
