@@ -89,7 +89,7 @@ def crashes_at_the_cooldown(step):
             crashes_at_the_cooldown,
             "Your function raised ZeroDivisionError at step 80: division by zero",
         ),
-        (lambda step: "one", "Your function raised TypeError at step 0"),
+        (lambda step: "one", "Your function returned 'one' at step 0: return the factor"),
     ],
     ids=["linear", "late", "warmup", "unfinished", "crash", "not-a-number"],
 )

@@ -7,11 +7,9 @@ notebook states; the coding exercise runs the learner's function inside torch's 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-
-import torch
 
 from course_lib.exercises._answers import read_number as _read_number
+from course_lib.exercises._schedule_parity import learner_rates
 from course_lib.schedules import WarmupStableDecay, wsd
 
 __all__ = ["check_anytime_steps", "check_ema_mean_age", "check_wsd_lambda", "check_wsd_rate"]
@@ -118,30 +116,6 @@ def check_ema_mean_age(answer, ema_decay: float = 0.99) -> bool:
     return False
 
 
-def _learner_rates(fn: Callable, base: float, total_steps: int) -> list[float] | None:
-    """The rates torch's ``LambdaLR`` gives with the learner's ``fn``; None after a hint."""
-    if not callable(fn):
-        print(f"Answer with a function of the step, got {fn!r}.")
-        return None
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
-    rates = []
-    try:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
-        for _ in range(total_steps + 1):
-            rates.append(float(opt.param_groups[0]["lr"]))
-            opt.step()
-            sched.step()
-    except NotImplementedError:
-        print(
-            "Write the body of your function (replace `raise NotImplementedError`) and run the cell again."
-        )
-        return None
-    except Exception as error:  # the learner's code may raise anything: say what and where
-        print(f"Your function raised {type(error).__name__} at step {len(rates)}: {error}")
-        return None
-    return rates
-
-
 def check_wsd_lambda(
     answer,
     total_steps: int = 100,
@@ -159,7 +133,7 @@ def check_wsd_lambda(
     if answer is None:
         print("Fill in your answer (replace None) and run the cell again.")
         return False
-    rates = _learner_rates(answer, base, total_steps)
+    rates = learner_rates(answer, base, total_steps + 1)
     if rates is None:
         return False
     ref = WarmupStableDecay(base, total_steps, warmup_steps, decay_steps, cooldown)
