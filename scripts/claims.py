@@ -62,6 +62,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -267,7 +268,8 @@ def checked_output_mismatches(committed, executed) -> list[str]:
 def tree_manifest(root: Path = runner.ROOT) -> dict | None:
     """What a notebook run depends on: ``{"python": ..., "packages": [...], "files": {path: sha256}}``
     for every file of the working tree (git's tracked and untracked, ignored ones left out; ``"-"``
-    for a listed path that is not a file), the Python version and the installed packages. None
+    for a listed path that is not a file), the Python version and the packages installed in the
+    environment's site-packages. None
     without git (then no lab record is ever trusted)."""
     try:
         listed = subprocess.run(
@@ -282,8 +284,11 @@ def tree_manifest(root: Path = runner.ROOT) -> dict | None:
     for name in sorted(set(listed.decode().split("\0")) - {""}):
         path = root / name
         files[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
+    # The environment's site-packages, not sys.path: a process that imported setuptools has its
+    # vendored packages (jaraco.*, zipp, wheel, ...) on sys.path, another process does not.
+    site = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
     packages = sorted(
-        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+        f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=site)
     )
     return {"python": f"{sys.version}|{platform.machine()}", "packages": packages, "files": files}
 

@@ -1,5 +1,6 @@
 """scripts/claims.py: the condition matrix, the failure line it prints, and its table."""
 
+import importlib.metadata
 import json
 
 import pytest
@@ -268,3 +269,20 @@ def test_the_tree_fingerprint_is_the_digest_of_the_tree_manifest(claims):
     assert "course_lib/__init__.py" in manifest["files"]
     assert any(p.startswith("torch==") for p in manifest["packages"])
     assert claims.tree_fingerprint() == claims.manifest_digest(manifest)
+
+
+def test_the_tree_manifest_lists_the_environments_packages_not_what_sys_path_shows(
+    claims, tmp_path, monkeypatch
+):
+    """Importing setuptools puts its vendored packages on sys.path (jaraco.*, zipp, wheel, ...):
+    a lab run in a pytest worker that had imported it wrote records that CI's claims.py --ci, a
+    process that had not, never matched."""
+    before = claims.tree_manifest()
+    if before is None:
+        pytest.skip("git is missing")
+    vendored = tmp_path / "vendor" / "vendored_pkg-9.9.dist-info"
+    vendored.mkdir(parents=True)
+    (vendored / "METADATA").write_text("Metadata-Version: 2.1\nName: vendored-pkg\nVersion: 9.9\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "vendor"))
+    assert any(d.metadata["Name"] == "vendored-pkg" for d in importlib.metadata.distributions())
+    assert claims.manifest_changes(before, claims.tree_manifest()) == []
