@@ -159,6 +159,20 @@ def test_a_rank_that_dies_of_a_signal_is_a_crash_and_retries_start_the_launch_ag
     assert _group_is_gone(result.pgid) and not Path(result.folder).exists()
 
 
+def test_a_rank_that_aborts_after_its_value_was_saved_is_reported_as_a_crash_at_shutdown():
+    script = (
+        "import os\n"
+        "from course_lib.distributed import run_worker, studies\n"
+        "if run_worker(studies.failing_study, failing_rank=-1) == 1:  # no rank fails\n"
+        "    os.abort()  # rank 1 dies after the process group is destroyed\n"
+    )
+    with pytest.raises(distributed.LaunchError) as info:
+        distributed.launch(script, timeout=TIMEOUT)
+    error = info.value
+    assert error.crashed and error.root_signal == 6 and error.saved
+    assert "killed by signal 6 (SIGABRT), after rank 0 had saved every rank's value" in str(error)
+
+
 HANGING = (
     "from course_lib.distributed import run_worker, studies\n"
     "run_worker(studies.hanging_study, seconds=600)\n"
