@@ -22,18 +22,20 @@ in the bandwidth part, which races the steps against the memory triad by wall cl
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
 
 import course_lib.optim as ours
-from course_lib.experiments.step_cost import bytes_per_step, race, roofline
+from course_lib.experiments.step_cost import (
+    bytes_per_step,
+    fresh_inductor_cache,
+    race,
+    roofline,
+)
 
 SETTINGS = {
     "SGD": {"lr": 1e-3, "momentum": 0.9},
@@ -53,24 +55,8 @@ SWEEP_COUNTS = (1, 16, 256, 2048)
 LARGE = 10_000_000
 
 
-@contextlib.contextmanager
-def fresh_inductor_cache() -> Iterator[None]:
-    """Compile and run compiled code in a new inductor cache folder, removed afterwards, so the
-    first call's time is a real compile, not a hit in a cache left by an earlier run."""
-    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="bench_inductor_") as folder:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
-        try:
-            yield
-        finally:
-            if before is None:
-                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-            else:
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
-
-
 def compile_now(fn: Callable[[], object]) -> Callable[[], object]:
-    """``torch.compile(fn)``, compiled by one call (use it inside :func:`fresh_inductor_cache`)."""
+    """``torch.compile(fn)``, compiled by one call (use it inside ``step_cost.fresh_inductor_cache``)."""
     compiled = torch.compile(fn, dynamic=False)
     compiled()
     return compiled
